@@ -1,0 +1,17 @@
+#ifndef UPVAULT_CPOSIXSHIMS_H
+#define UPVAULT_CPOSIXSHIMS_H
+
+#include <stddef.h>
+
+/// Makes the process non-dumpable (prctl PR_SET_DUMPABLE 0) and sets RLIMIT_CORE to 0.
+/// Returns 0, or -1 with errno set.
+int upv_disable_core_dumps(void);
+
+/// Reads one line from the controlling terminal with echo off, in the manner of readpassphrase(3).
+/// The prompt is written to the terminal, never to stdout. The line (without its newline) is stored
+/// in buf; *len receives its length. Signals that arrive while echo is off restore the terminal and
+/// are re-raised. Returns 0; -1 with errno set (ENXIO or ENOTTY: no terminal); -2 when the line does
+/// not fit in cap bytes (the rest of the line is consumed and discarded, buf is wiped).
+int upv_read_passphrase(const char *prompt, unsigned char *buf, size_t cap, size_t *len);
+
+#endif

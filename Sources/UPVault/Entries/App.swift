@@ -1,0 +1,96 @@
+/// An OAuth 2.0 client registration: who the app is at the provider, and how to reach the provider.
+public struct App: CodableEntry, Equatable {
+    public static let kind = EntryKind.app
+
+    /// How the client authenticates at the token endpoint.
+    public enum ClientAuthentication: String, Codable, Sendable {
+        /// `client_id` and `client_secret` as form parameters (what Jawbone did).
+        case clientSecretPost = "client_secret_post"
+        /// HTTP Basic with `client_id:client_secret`.
+        case clientSecretBasic = "client_secret_basic"
+    }
+
+    /// The provider's endpoints.
+    public struct Endpoints: Codable, Sendable, Equatable {
+        public var authorize: String
+        public var token: String
+        public var apiBase: String?
+        /// Jawbone's `users/@me/refreshToken`, where a provider has such a thing.
+        public var refreshTokenRecovery: String?
+
+        public init(authorize: String, token: String, apiBase: String? = nil, refreshTokenRecovery: String? = nil) {
+            self.authorize = authorize
+            self.token = token
+            self.apiBase = apiBase
+            self.refreshTokenRecovery = refreshTokenRecovery
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case authorize, token
+            case apiBase = "api_base"
+            case refreshTokenRecovery = "refresh_token_recovery"
+        }
+    }
+
+    /// A client secret with its life: the current one first, older ones kept during a grace window.
+    public struct ClientSecret: Codable, Sendable, Equatable {
+        public var value: String
+        /// Unix seconds.
+        public var addedAt: Int64
+        /// Unix seconds after which the provider no longer accepts it; nil while current.
+        public var validUntil: Int64?
+
+        public init(value: String, addedAt: Int64, validUntil: Int64? = nil) {
+            self.value = value
+            self.addedAt = addedAt
+            self.validUntil = validUntil
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case value
+            case addedAt = "added_at"
+            case validUntil = "valid_until"
+        }
+    }
+
+    public var name: String
+    /// A provider preset name ("jawbone") or "generic".
+    public var provider: String
+    public var clientID: String
+    public var clientSecrets: [ClientSecret]
+    public var redirectURI: String
+    public var scopes: [String]
+    public var endpoints: Endpoints
+    public var clientAuthentication: ClientAuthentication
+    public var supportsPKCE: Bool
+    public var rotatesRefreshTokens: Bool
+
+    public var entryName: String { name }
+
+    public init(
+        name: String, provider: String, clientID: String, clientSecrets: [ClientSecret], redirectURI: String,
+        scopes: [String], endpoints: Endpoints, clientAuthentication: ClientAuthentication = .clientSecretPost,
+        supportsPKCE: Bool = false, rotatesRefreshTokens: Bool = false
+    ) {
+        self.name = name
+        self.provider = provider
+        self.clientID = clientID
+        self.clientSecrets = clientSecrets
+        self.redirectURI = redirectURI
+        self.scopes = scopes
+        self.endpoints = endpoints
+        self.clientAuthentication = clientAuthentication
+        self.supportsPKCE = supportsPKCE
+        self.rotatesRefreshTokens = rotatesRefreshTokens
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, provider, scopes, endpoints
+        case clientID = "client_id"
+        case clientSecrets = "client_secrets"
+        case redirectURI = "redirect_uri"
+        case clientAuthentication = "client_authentication"
+        case supportsPKCE = "supports_pkce"
+        case rotatesRefreshTokens = "rotates_refresh_tokens"
+    }
+}

@@ -1,0 +1,59 @@
+import FoundationEssentials
+
+/// An entry stored as a JSON object (apps and grants). The JSON lives only inside record ciphertext.
+public protocol CodableEntry: Codable, Sendable {
+    static var kind: EntryKind { get }
+    /// The entry's name in the vault (`APP` for apps, `APP/USER` for grants).
+    var entryName: String { get }
+}
+
+extension CodableEntry {
+    var entryKey: EntryKey { EntryKey(Self.kind, entryName) }
+
+    func encodedValue() throws(VaultError) -> SecureBytes {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var data: Data
+        do {
+            data = try encoder.encode(self)
+        } catch {
+            throw .undecodableEntry(entryKey)
+        }
+        defer { data.withUnsafeMutableBytes { Sodium.wipe($0) } }
+        var value = SecureBytes(count: data.count)
+        value.withUnsafeMutableBytes { out in data.withUnsafeBytes { out.copyMemory(from: $0) } }
+        return value
+    }
+
+    static func decode(_ value: borrowing SecureBytes, key: EntryKey) throws(VaultError) -> Self {
+        do {
+            return try value.withUnsafeBytes { raw in
+                try JSONDecoder().decode(Self.self, from: Data(raw))
+            }
+        } catch {
+            throw .undecodableEntry(key)
+        }
+    }
+}
+
+extension Vault {
+    /// The entry of type `E` named `name`, or nil when there is none.
+    public func entry<E: CodableEntry>(_ type: E.Type, named name: String) throws(VaultError) -> E? {
+        let key = EntryKey(E.kind, name)
+        guard let value = try value(for: key) else { return nil }
+        return try E.decode(value, key: key)
+    }
+
+    /// Stores an entry under its `entryName`, replacing any previous one.
+    public func put<E: CodableEntry>(_ entry: E) throws(VaultError) {
+        try write { (transaction) throws(VaultError) in try transaction.put(entry) }
+    }
+}
+
+extension VaultTransaction {
+    /// Stores an entry under its `entryName` as part of this batch.
+    public mutating func put<E: CodableEntry>(_ entry: E) throws(VaultError) {
+        let value = try entry.encodedValue()
+        try put(entry.entryKey, value: value)
+    }
+}

@@ -1,0 +1,67 @@
+/// One user's authorization of one app: the tokens and what is known about them.
+public struct Grant: CodableEntry, Equatable {
+    public static let kind = EntryKind.grant
+
+    public enum Status: String, Codable, Sendable {
+        case active
+        /// The provider refused the refresh token (`invalid_grant`): the user must log in again.
+        case needsReauthorization = "needs_reauthorization"
+        /// The user removed the app (`access_denied` on refresh).
+        case revoked
+    }
+
+    public var app: String
+    /// A local label for the user.
+    public var user: String
+    /// The provider's id for the user, when known (Jawbone's `xid`).
+    public var providerUserID: String?
+    public var accessToken: String
+    public var refreshToken: String?
+    public var tokenType: String
+    public var scope: String?
+    /// Unix seconds.
+    public var issuedAt: Int64
+    /// Unix seconds (UTC); nil when unknown (imported tokens).
+    public var expiresAt: Int64?
+    public var lastRefreshAt: Int64?
+    /// Which client secret obtained the current tokens (a fingerprint, never the secret).
+    public var secretFingerprint: String?
+    public var status: Status
+    public var statusReason: String?
+
+    public var entryName: String { "\(app)/\(user)" }
+
+    public init(
+        app: String, user: String, providerUserID: String? = nil, accessToken: String, refreshToken: String?,
+        tokenType: String = "Bearer", scope: String? = nil, issuedAt: Int64, expiresAt: Int64?,
+        lastRefreshAt: Int64? = nil, secretFingerprint: String? = nil, status: Status = .active,
+        statusReason: String? = nil
+    ) {
+        self.app = app
+        self.user = user
+        self.providerUserID = providerUserID
+        self.accessToken = accessToken
+        self.refreshToken = refreshToken
+        self.tokenType = tokenType
+        self.scope = scope
+        self.issuedAt = issuedAt
+        self.expiresAt = expiresAt
+        self.lastRefreshAt = lastRefreshAt
+        self.secretFingerprint = secretFingerprint
+        self.status = status
+        self.statusReason = statusReason
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case app, user, scope, status
+        case providerUserID = "provider_user_id"
+        case accessToken = "access_token"
+        case refreshToken = "refresh_token"
+        case tokenType = "token_type"
+        case issuedAt = "issued_at"
+        case expiresAt = "expires_at"
+        case lastRefreshAt = "last_refresh_at"
+        case secretFingerprint = "secret_fingerprint"
+        case statusReason = "status_reason"
+    }
+}

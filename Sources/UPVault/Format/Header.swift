@@ -1,0 +1,99 @@
+/// The vault header: identity, generation and key slots, authenticated as a whole by a keyed BLAKE2b
+/// code under a subkey of the master key.
+struct VaultHeader: Equatable, Sendable {
+    var vaultID: [UInt8]
+    var generation: UInt64
+    var createdAt: UInt64
+    var slots: [KeySlot]
+
+    var byteCount: Int { UPV1.headerByteCount(slotCount: slots.count) }
+
+    /// The header bytes without the MAC.
+    func authenticatedBytes() -> [UInt8] {
+        var writer = ByteWriter(capacity: byteCount)
+        writer.append(UPV1.magic)
+        writer.append(UPV1.version)
+        writer.append(UInt16(byteCount))
+        writer.append(vaultID)
+        writer.append(generation)
+        writer.append(createdAt)
+        writer.append(UInt8(slots.count))
+        writer.append(UInt8(0))
+        writer.append(UInt16(0))
+        writer.append(UInt32(0))
+        for slot in slots { slot.encode(into: &writer) }
+        return writer.bytes
+    }
+
+    /// The complete header, MAC included.
+    func encoded(keys: VaultKeys) -> [UInt8] {
+        let body = authenticatedBytes()
+        return body + BLAKE2b.authenticationCode(for: body, using: keys.headerMAC)
+    }
+
+    /// Parses the header at the start of `file` (structure only: the MAC needs the master key, which
+    /// needs a slot, which needs this parse). Returns the header and its length.
+    static func decode(_ file: UnsafeRawBufferPointer) throws(VaultError) -> VaultHeader {
+        var reader = ByteReader(file)
+        guard file.count >= UPV1.fixedHeaderByteCount else { throw .integrity(.fileTooShort(byteCount: file.count)) }
+        guard let magic = reader.readBytes(4), magic == UPV1.magic else { throw .integrity(.badMagic) }
+        let version = reader.readUInt16()!
+        guard version == UPV1.version else { throw .unsupportedFormatVersion(version) }
+        let declaredLength = Int(reader.readUInt16()!)
+        let vaultID = reader.readBytes(UPV1.vaultIDByteCount)!
+        let generation = reader.readUInt64()!
+        let createdAt = reader.readUInt64()!
+        let slotCount = Int(reader.readUInt8()!)
+        let reserved8 = reader.readUInt8()!, reserved16 = reader.readUInt16()!, reserved32 = reader.readUInt32()!
+        guard reserved8 == 0, reserved16 == 0, reserved32 == 0 else {
+            throw .integrity(.malformedHeader("reserved header field not zero"))
+        }
+        guard (1...UPV1.maximumSlotCount).contains(slotCount) else {
+            throw .integrity(.malformedHeader("slot count \(slotCount) outside 1...\(UPV1.maximumSlotCount)"))
+        }
+        guard declaredLength == UPV1.headerByteCount(slotCount: slotCount) else {
+            throw .integrity(.malformedHeader("header length \(declaredLength) does not match \(slotCount) slots"))
+        }
+        guard file.count >= declaredLength else { throw .integrity(.fileTooShort(byteCount: file.count)) }
+        var slots: [KeySlot] = []
+        for _ in 0..<slotCount {
+            slots.append(try KeySlot.decode(&reader))
+        }
+        return VaultHeader(vaultID: vaultID, generation: generation, createdAt: createdAt, slots: slots)
+    }
+
+    /// Checks the header MAC stored after the header body in `file`.
+    func verifyMAC(in file: UnsafeRawBufferPointer, keys: VaultKeys) throws(VaultError) {
+        let bodyLength = byteCount - UPV1.headerMACByteCount
+        let body = UnsafeRawBufferPointer(rebasing: file[0..<bodyLength])
+        let code = UnsafeRawBufferPointer(rebasing: file[bodyLength..<byteCount])
+        guard BLAKE2b.isValid(code, for: body, using: keys.headerMAC) else {
+            throw .integrity(.headerAuthentication)
+        }
+    }
+}
+
+/// The subkeys of one master key. Held in secure memory for as long as the vault is open; the master
+/// key itself is kept only to wrap it into new key slots.
+final class VaultKeys: Sendable {
+    let masterKey: SecureBytes
+    let headerMAC: SecureBytes
+    let record: SecureBytes
+    let seal: SecureBytes
+
+    init(masterKey: consuming SecureBytes) {
+        headerMAC = KeyDerivation.deriveSubkey(id: UPV1.headerMACSubkeyID, from: masterKey)
+        record = KeyDerivation.deriveSubkey(id: UPV1.recordSubkeyID, from: masterKey)
+        seal = KeyDerivation.deriveSubkey(id: UPV1.sealSubkeyID, from: masterKey)
+        self.masterKey = masterKey
+    }
+}
+
+/// A secure buffer behind a reference, for state that must live in a copyable container.
+final class SecureBox: @unchecked Sendable {
+    var bytes: SecureBytes
+
+    init(_ bytes: consuming SecureBytes) {
+        self.bytes = bytes
+    }
+}

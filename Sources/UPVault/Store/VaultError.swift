@@ -1,0 +1,112 @@
+/// What can go wrong with a vault file. Messages name files and entries, never secret values.
+public enum VaultError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// There is no vault at this path (run `upvault init`).
+    case vaultNotFound(path: String)
+    /// A file already exists where a new vault was to be created; nothing was overwritten.
+    case vaultExists(path: String)
+    /// A passphrase must not be empty.
+    case emptyPassphrase
+    /// Argon2id could not run (usually: not enough memory for the slot's memory cost).
+    case keyDerivationFailed
+    /// No key slot opened with this passphrase or recovery key. A damaged key slot is
+    /// indistinguishable from a wrong passphrase by design.
+    case wrongPassphraseOrDamagedHeader
+    /// The vault has no recovery-key slot.
+    case noRecoveryKeySlot
+    /// The file is damaged or was tampered with; what was found, and where.
+    case integrity(IntegrityFailure)
+    /// The file's format version is not one this build reads.
+    case unsupportedFormatVersion(UInt16)
+    /// A key slot asks for Argon2id costs outside the accepted bounds; nothing was derived.
+    case kdfParametersOutOfBounds(KDFParameters)
+    /// The vault file or its directory is writable by group or others, or belongs to another user.
+    case insecurePermissions(path: String, mode: UInt32, reason: String)
+    /// There is no entry of this kind and name.
+    case entryNotFound(EntryKey)
+    /// A name the vault does not accept (see `EntryName`).
+    case invalidName(kind: EntryKind, reason: String)
+    /// A value larger than a record can hold (1 MiB).
+    case valueTooLarge(byteCount: Int)
+    /// A stored entry does not decode as its kind (written by a newer version?).
+    case undecodableEntry(EntryKey)
+    /// A system call on the vault failed.
+    case io(operation: String, path: String, errno: Int32)
+    /// `fsync`/`fdatasync` failed. Whether the last write reached the disk is unknown; this handle is
+    /// closed for writing (a failed sync is never retried) and the vault must be opened again.
+    case syncFailed(path: String, errno: Int32)
+    /// An earlier sync failure made this handle unusable; open the vault again.
+    case handleUnusable
+    /// Another process re-keyed the vault after it was opened here; open it again.
+    case rekeyedElsewhere
+
+    public var description: String {
+        switch self {
+        case .vaultNotFound(let path): "no vault at \(path) (create one with 'upvault init')"
+        case .vaultExists(let path): "\(path) already exists; refusing to overwrite it"
+        case .emptyPassphrase: "the passphrase is empty"
+        case .keyDerivationFailed: "Argon2id key derivation failed (not enough memory?)"
+        case .wrongPassphraseOrDamagedHeader: "wrong passphrase (or the vault's key slots are damaged)"
+        case .noRecoveryKeySlot: "this vault has no recovery key"
+        case .integrity(let failure): "vault integrity check failed: \(failure)"
+        case .unsupportedFormatVersion(let version): "unsupported vault format version \(version)"
+        case .kdfParametersOutOfBounds(let kdf):
+            "key slot asks for \(kdf.opsLimit) Argon2id passes and \(kdf.memLimit) bytes of memory, outside the accepted bounds"
+        case .insecurePermissions(let path, let mode, let reason):
+            "refusing to use \(path): \(reason) (mode \(String(mode & 0o7777, radix: 8)))"
+        case .entryNotFound(let key): "no \(key.kind) named '\(key.name)'"
+        case .invalidName(let kind, let reason): "invalid \(kind) name: \(reason)"
+        case .valueTooLarge(let count): "value of \(count) bytes is larger than the 1 MiB limit"
+        case .undecodableEntry(let key): "\(key.kind) '\(key.name)' cannot be decoded (written by a newer upvault?)"
+        case .io(let operation, let path, let code): "\(operation) \(path): \(Errno.describe(code))"
+        case .syncFailed(let path, let code):
+            "syncing \(path) to disk failed (\(Errno.describe(code))); the last change may not be durable"
+        case .handleUnusable: "this vault handle is unusable after a failed sync; open the vault again"
+        case .rekeyedElsewhere: "the vault was re-keyed by another process; open it again"
+        }
+    }
+}
+
+/// How a vault file failed its integrity checks.
+public enum IntegrityFailure: Sendable, Equatable, CustomStringConvertible {
+    /// The file is shorter than a header.
+    case fileTooShort(byteCount: Int)
+    /// The file is larger than any vault this build reads (4 GiB).
+    case fileTooLarge(byteCount: Int)
+    /// The file does not start with "UPV1".
+    case badMagic
+    /// A header field is malformed.
+    case malformedHeader(String)
+    /// The header's MAC does not verify: a field was changed.
+    case headerAuthentication
+    /// A record frame's length fields are inconsistent or out of range.
+    case malformedFrame(offset: Int)
+    /// A record does not authenticate: it was changed, moved, reordered or spliced.
+    case recordAuthentication(index: UInt64, offset: Int)
+    /// A record authenticates but its plaintext is malformed.
+    case malformedRecord(index: UInt64, offset: Int)
+    /// A frame of unknown type.
+    case unknownFrameType(offset: Int, type: UInt8)
+    /// A seal follows a batch that was never ended.
+    case unterminatedBatch(offset: Int)
+    /// The seal does not match the records before it.
+    case sealAuthentication(offset: Int)
+    /// Bytes follow the seal.
+    case dataAfterSeal(offset: Int)
+
+    public var description: String {
+        switch self {
+        case .fileTooShort(let count): "file is too short to be a vault (\(count) bytes)"
+        case .fileTooLarge(let count): "file is too large to be a vault (\(count) bytes)"
+        case .badMagic: "not an upvault file (bad magic)"
+        case .malformedHeader(let reason): "malformed header: \(reason)"
+        case .headerAuthentication: "header authentication failed (the header was modified)"
+        case .malformedFrame(let offset): "malformed record frame at offset \(offset)"
+        case .recordAuthentication(let index, let offset): "record \(index) at offset \(offset) does not authenticate"
+        case .malformedRecord(let index, let offset): "record \(index) at offset \(offset) is malformed"
+        case .unknownFrameType(let offset, let type): "unknown frame type 0x\(String(type, radix: 16)) at offset \(offset)"
+        case .unterminatedBatch(let offset): "seal at offset \(offset) follows an unfinished batch"
+        case .sealAuthentication(let offset): "seal at offset \(offset) does not match the records"
+        case .dataAfterSeal(let offset): "data after the seal at offset \(offset)"
+        }
+    }
+}

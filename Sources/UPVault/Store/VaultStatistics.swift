@@ -1,0 +1,63 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What an open vault holds and how its file looks.
+public struct VaultStatistics: Sendable, Equatable {
+    public var generation: UInt64
+    public var createdAt: UInt64
+    public var entryCounts: [EntryKind: Int]
+    /// Records in the log, live and dead.
+    public var recordCount: Int
+    /// Records superseded or deleted, which the next compaction drops.
+    public var deadRecordCount: Int
+    public var fileSize: Int
+    public var tornTail: TornTail?
+    /// The passphrase slot's Argon2id parameters.
+    public var kdf: KDFParameters?
+    public var hasRecoveryKey: Bool
+}
+
+/// What the header of a vault says, read without any key (for `upvault status`).
+public struct VaultSummary: Sendable, Equatable {
+    public var path: String
+    public var formatVersion: UInt16
+    public var vaultID: String
+    public var generation: UInt64
+    public var createdAt: UInt64
+    public var kdf: KDFParameters?
+    public var hasRecoveryKey: Bool
+    public var fileSize: Int
+}
+
+extension Vault {
+    /// Counts and sizes of the vault as it is on disk now.
+    public func statistics() throws(VaultError) -> VaultStatistics {
+        try inspectState { state in Self.statistics(of: state) }
+    }
+
+    static func statistics(of state: State) -> VaultStatistics {
+        var counts: [EntryKind: Int] = [:]
+        for kind in EntryKind.allCases { counts[kind] = 0 }
+        for key in state.index.keys { counts[key.kind, default: 0] += 1 }
+        return VaultStatistics(
+            generation: state.header.generation, createdAt: state.header.createdAt, entryCounts: counts,
+            recordCount: Int(state.committed.count), deadRecordCount: state.deadRecordCount, fileSize: state.fileSize,
+            tornTail: state.tornTail, kdf: state.header.slots.first { $0.kind == .passphrase }?.kdf,
+            hasRecoveryKey: state.header.slots.contains { $0.kind == .recoveryKey })
+    }
+
+    /// Reads the header of the vault at `path` without unlocking it.
+    public static func inspect(at path: String) throws(VaultError) -> VaultSummary {
+        let file = try PosixFile.open(path, flags: O_RDONLY)
+        let status = try file.status()
+        let bytes = try file.read(count: Swift.min(status.size, UPV1.headerByteCount(slotCount: UPV1.maximumSlotCount)), at: 0)
+        let header = try bytes.withRawBytes { (raw) throws(VaultError) -> VaultHeader in try VaultHeader.decode(raw) }
+        return VaultSummary(
+            path: path, formatVersion: UPV1.version,
+            vaultID: header.vaultID.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(),
+            generation: header.generation, createdAt: header.createdAt,
+            kdf: header.slots.first { $0.kind == .passphrase }?.kdf,
+            hasRecoveryKey: header.slots.contains { $0.kind == .recoveryKey }, fileSize: status.size)
+    }
+}

@@ -1,0 +1,62 @@
+import ArgumentParser
+import UPVault
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Init: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create a new vault (never overwrites one).",
+        discussion: "The passphrase is asked twice on the terminal, or read once from --passphrase-fd or UPVAULT_PASSPHRASE_FILE.")
+
+    @OptionGroup var options: GlobalOptions
+
+    @Option(help: ArgumentHelp("Argon2id cost: interactive, moderate (default, about a second), sensitive, or OPS:MIB (ops 1-10, 8-1024 MiB).", valueName: "cost"))
+    var kdf: KDFChoice = KDFChoice(argument: "moderate")!
+
+    @Flag(help: "Also make a recovery key, shown once, that opens the vault if the passphrase is lost.")
+    var recoveryKey = false
+
+    func run() throws {
+        let path = options.vaultPath
+        if access(path, F_OK) == 0 { throw VaultError.vaultExists(path: path) }
+        try Directories.createPrivateParent(of: path)
+        let passphrase = try options.passphraseSource.readNew(
+            prompt: "New passphrase for \(path): ", confirmation: "Repeat the passphrase: ")
+        let vault = try Vault.create(at: path, passphrase: passphrase, kdf: kdf.parameters)
+        let recovery: String? = recoveryKey ? RecoveryKeyText.format(try vault.addRecoveryKey()) : nil
+        if options.json {
+            try JSONOutput.print(InitReport(path: path, kdf: kdf.parameters.description, recoveryKey: recovery))
+            return
+        }
+        Terminal.out("Created vault \(path) (\(kdf.parameters))\n")
+        if let recovery {
+            Terminal.out("Recovery key (shown once; store it offline):\n\(recovery)\n")
+        }
+    }
+
+    struct InitReport: Encodable {
+        var path: String
+        var kdf: String
+        var recoveryKey: String?
+
+        enum CodingKeys: String, CodingKey {
+            case path, kdf
+            case recoveryKey = "recovery_key"
+        }
+    }
+}
+
+enum Directories {
+    /// Creates the vault's directory (0700) and its parents if missing.
+    static func createPrivateParent(of path: String) throws {
+        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return }
+        let directory = String(path[..<slash])
+        if access(directory, F_OK) == 0 { return }
+        try createPrivateParent(of: directory)
+        if mkdir(directory, 0o700) != 0 && errno != EEXIST {
+            throw VaultError.io(operation: "mkdir", path: directory, errno: errno)
+        }
+    }
+}

@@ -1,0 +1,155 @@
+import ArgumentParser
+import UPVault
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the vault's file, format and key settings (needs no passphrase).")
+
+    @OptionGroup var options: GlobalOptions
+
+    func run() throws {
+        let path = options.vaultPath
+        guard access(path, F_OK) == 0 else { throw VaultError.vaultNotFound(path: path) }
+        let summary = try Vault.inspect(at: path)
+        let report = StatusReport(
+            path: summary.path, state: "locked", format: "UPV\(summary.formatVersion)", vaultID: summary.vaultID,
+            generation: summary.generation, createdAt: summary.createdAt, kdf: summary.kdf?.description,
+            recoveryKey: summary.hasRecoveryKey, fileSize: summary.fileSize)
+        if options.json {
+            try JSONOutput.print(report)
+            return
+        }
+        Terminal.out("""
+            vault:        \(report.path)
+            state:        \(report.state) (no agent yet: every command asks for the passphrase)
+            format:       \(report.format), generation \(report.generation), created \(report.createdAt) (unix time)
+            key:          \(report.kdf ?? "none")\(report.recoveryKey ? ", plus a recovery key" : "")
+            file size:    \(report.fileSize) bytes
+
+            """)
+    }
+
+    struct StatusReport: Encodable {
+        var path: String
+        var state: String
+        var format: String
+        var vaultID: String
+        var generation: UInt64
+        var createdAt: UInt64
+        var kdf: String?
+        var recoveryKey: Bool
+        var fileSize: Int
+
+        enum CodingKeys: String, CodingKey {
+            case path, state, format, generation, kdf
+            case vaultID = "vault_id"
+            case createdAt = "created_at"
+            case recoveryKey = "recovery_key"
+            case fileSize = "file_size"
+        }
+    }
+}
+
+struct Fsck: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Verify the whole vault: header, every record, the seal, every entry.",
+        discussion: "Exit 0 when clean, 65 when damaged or when an interrupted write was found (--repair removes it).")
+
+    @OptionGroup var options: GlobalOptions
+
+    @Flag(help: "Remove an interrupted write at the end of the file.")
+    var repair = false
+
+    func run() throws {
+        let path = options.vaultPath
+        guard access(path, F_OK) == 0 else { throw VaultError.vaultNotFound(path: path) }
+        let passphrase = try options.passphraseSource.read(prompt: "Passphrase for \(path): ")
+        let vault = try Vault.open(at: path, passphrase: passphrase)
+        var statistics = try vault.verify()
+        var repaired = false
+        if statistics.tornTail != nil && repair {
+            try vault.repair()
+            statistics = try vault.verify()
+            repaired = true
+        }
+        let report = StatisticsReport(statistics, path: path, repaired: repaired)
+        if options.json {
+            try JSONOutput.print(report)
+        } else {
+            Terminal.out(report.text)
+        }
+        if let torn = statistics.tornTail {
+            throw CLIError(
+                description: "the vault ends in an interrupted write (\(torn.byteCount) bytes at offset \(torn.offset)); run 'upvault fsck --repair' to remove it",
+                exitStatus: .integrity)
+        }
+    }
+}
+
+struct Compact: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Rewrite the vault without superseded and deleted records (atomic; old or new file, never a mix).")
+
+    @OptionGroup var options: GlobalOptions
+
+    func run() throws {
+        let vault = try options.openVault()
+        let before = try vault.statistics()
+        try vault.compact()
+        let after = try vault.statistics()
+        if options.json {
+            try JSONOutput.print(StatisticsReport(after, path: vault.path, repaired: false))
+            return
+        }
+        Terminal.out("compacted: \(before.recordCount) records, \(before.fileSize) bytes -> \(after.recordCount) records, \(after.fileSize) bytes\n")
+    }
+}
+
+struct StatisticsReport: Encodable {
+    var path: String
+    var generation: UInt64
+    var secrets: Int
+    var apps: Int
+    var grants: Int
+    var records: Int
+    var deadRecords: Int
+    var fileSize: Int
+    var tornTailBytes: Int
+    var repaired: Bool
+
+    init(_ statistics: VaultStatistics, path: String, repaired: Bool) {
+        self.path = path
+        generation = statistics.generation
+        secrets = statistics.entryCounts[.secret] ?? 0
+        apps = statistics.entryCounts[.app] ?? 0
+        grants = statistics.entryCounts[.grant] ?? 0
+        records = statistics.recordCount
+        deadRecords = statistics.deadRecordCount
+        fileSize = statistics.fileSize
+        tornTailBytes = statistics.tornTail?.byteCount ?? 0
+        self.repaired = repaired
+    }
+
+    var text: String {
+        """
+        vault:      \(path)
+        generation: \(generation)
+        entries:    \(secrets) secrets, \(apps) apps, \(grants) grants
+        records:    \(records) (\(deadRecords) dead)
+        file size:  \(fileSize) bytes
+        status:     \(tornTailBytes > 0 ? "interrupted write of \(tornTailBytes) bytes at the end" : repaired ? "repaired, ok" : "ok")
+
+        """
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case path, generation, secrets, apps, grants, records, repaired
+        case deadRecords = "dead_records"
+        case fileSize = "file_size"
+        case tornTailBytes = "torn_tail_bytes"
+    }
+}

@@ -1,0 +1,69 @@
+import ArgumentParser
+import UPVault
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Passwd: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Change the passphrase (the master key stays; the file is rewritten atomically).",
+        discussion: """
+            The current passphrase (or, with --recovery-key, the recovery key) comes from the usual source; \
+            the new one from --new-passphrase-fd, UPVAULT_NEW_PASSPHRASE_FILE or the terminal (asked twice). \
+            The same descriptor may carry both, one per line.
+            """)
+
+    @OptionGroup var options: GlobalOptions
+
+    @Flag(help: "Unlock with the recovery key instead of the current passphrase.")
+    var recoveryKey = false
+
+    @Option(help: ArgumentHelp("Read the new passphrase from this file descriptor.", valueName: "fd"))
+    var newPassphraseFd: Int32?
+
+    @Option(help: ArgumentHelp("Argon2id cost for the new passphrase (default: keep the current one).", valueName: "cost"))
+    var kdf: KDFChoice?
+
+    func run() throws {
+        let path = options.vaultPath
+        guard access(path, F_OK) == 0 else { throw VaultError.vaultNotFound(path: path) }
+        let vault: Vault
+        if recoveryKey {
+            let text = try options.passphraseSource.read(prompt: "Recovery key for \(path): ")
+            vault = try Vault.open(at: path, recoveryKey: try RecoveryKeyText.parse(text))
+        } else {
+            vault = try Vault.open(at: path, passphrase: try options.passphraseSource.read(prompt: "Current passphrase for \(path): "))
+        }
+        let newSource = PassphraseSource.resolve(
+            descriptor: newPassphraseFd, environment: options.environment, fileVariable: "UPVAULT_NEW_PASSPHRASE_FILE")
+        let passphrase = try newSource.readNew(prompt: "New passphrase: ", confirmation: "Repeat the new passphrase: ")
+        try vault.changePassphrase(to: passphrase, kdf: kdf?.parameters)
+        if !options.json { Terminal.error("passphrase changed") }
+    }
+}
+
+struct Rekey: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Draw a new master key and re-encrypt every entry (after a suspected compromise).",
+        discussion: "The passphrase stays the same. An existing recovery key stops working; --recovery-key makes a new one.")
+
+    @OptionGroup var options: GlobalOptions
+
+    @Flag(help: "Make a new recovery key, shown once.")
+    var recoveryKey = false
+
+    func run() throws {
+        let passphrase = try options.readPassphrase()
+        let vault = try options.openVault(with: passphrase)
+        let recovery = try vault.rekey(passphrase: passphrase, withRecoveryKey: recoveryKey)
+        var text: String? = nil
+        if let recovery { text = RecoveryKeyText.format(recovery) }
+        if options.json {
+            try JSONOutput.print(["generation": String(try vault.statistics().generation), "recovery_key": text ?? ""])
+            return
+        }
+        Terminal.error("re-keyed: every entry is now encrypted under a new master key")
+        if let text { Terminal.out("New recovery key (shown once; store it offline):\n\(text)\n") }
+    }
+}
