@@ -162,7 +162,7 @@ enum RecordFrame {
     }
 }
 
-/// The seal that ends a well-formed file: `S` ‖ 0xFF×8 ‖ count:u64 ‖ mac:32, where mac is keyed BLAKE2b
+/// The seal that ends a well-formed file: `E` ‖ 0xFF×8 ‖ count:u64 ‖ mac:32, where mac is keyed BLAKE2b
 /// (seal subkey) of "UPV1-sea" ‖ vault id ‖ generation ‖ count ‖ last tag ‖ seal offset.
 enum Seal {
     static func code(identity: LogIdentity, count: UInt64, lastTag: Tag, offset: Int, key: borrowing SecureBytes) -> [UInt8] {

@@ -192,6 +192,23 @@ enum FileSystem {
         return temporary
     }
 
+    /// Removes `<path>.tmp-*` files left by a rewrite that was killed. Call with the exclusive lock held.
+    static func removeStaleTemporaries(near path: String) {
+        let directoryPath = directory(of: path)
+        let prefix = String(path[path.index(after: path.lastIndex(of: "/") ?? path.startIndex)...]) + ".tmp-"
+        let prefixWithoutSlash = prefix.hasPrefix("/") ? String(prefix.dropFirst()) : prefix
+        guard let directory = opendir(directoryPath) else { return }
+        defer { closedir(directory) }
+        var stale: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name.hasPrefix(prefixWithoutSlash) { stale.append(name) }
+        }
+        for name in stale { unlink(directoryPath + "/" + name) }
+    }
+
     /// Atomically puts `temporary` in place of `path` (replacing it) and makes the rename durable.
     static func replace(_ path: String, with temporary: String) throws(VaultError) {
         guard rename(temporary, path) == 0 else {

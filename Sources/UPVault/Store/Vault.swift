@@ -70,13 +70,19 @@ public final class Vault: Sendable {
         at path: String, passphrase: borrowing SecureBytes, kdf: KDFParameters = .moderate,
         logger: Logger = Vault.silentLogger
     ) throws(VaultError) -> Vault {
+        try create(at: path, passphrase: passphrase, kdf: kdf, createdAt: UInt64(time(nil)), logger: logger)
+    }
+
+    static func create(
+        at path: String, passphrase: borrowing SecureBytes, kdf: KDFParameters, createdAt: UInt64, logger: Logger
+    ) throws(VaultError) -> Vault {
         guard !passphrase.isEmpty else { throw .emptyPassphrase }
         try FileSystem.checkDirectory(of: path)
         if try PosixFile.status(ofPath: path) != nil { throw .vaultExists(path: path) }
         let masterKey = SecureBytes.random(count: KeyDerivation.masterKeyByteCount)
         let vaultID = Random.bytes(UPV1.vaultIDByteCount)
         let slots = [try Unlock.passphraseSlot(masterKey: masterKey, passphrase: passphrase, kdf: kdf, vaultID: vaultID)]
-        let header = VaultHeader(vaultID: vaultID, generation: 1, createdAt: UInt64(time(nil)), slots: slots)
+        let header = VaultHeader(vaultID: vaultID, generation: 1, createdAt: createdAt, slots: slots)
         let keys = VaultKeys(masterKey: masterKey)
         let (bytes, committed) = Self.emptyLog(header: header, keys: keys)
         let lockFile = try openLockFile(for: path)
@@ -445,6 +451,7 @@ public final class Vault: Sendable {
         current.append(seal)
         chunks.append(current.bytes)
 
+        FileSystem.removeStaleTemporaries(near: path)
         let temporary = try FileSystem.writeTemporary(near: path, chunks: chunks)
         try FileSystem.replace(path, with: temporary)
         let file = try PosixFile.open(path, flags: O_RDWR)

@@ -1,0 +1,158 @@
+import Testing
+@testable import UPVault
+
+/// Random operation sequences against a plain dictionary, across reopen, compaction, passwd and rekey.
+@Suite struct StoreModelTests {
+    @Test(arguments: [1, 2, 3, 4] as [UInt64])
+    func randomOperationsMatchADictionary(seed: UInt64) throws {
+        let directory = TemporaryDirectory()
+        var vault = try makeVault(in: directory)
+        let path = vault.path
+        var model: [String: String] = [:]
+        var random = SeededGenerator(seed: seed)
+        let names = (0..<24).map { "name-\($0)" }
+
+        for step in 0..<400 {
+            switch Int.random(in: 0..<100, using: &random) {
+            case 0..<50:
+                let name = names.randomElement(using: &random)!
+                let value = String(repeating: "v\(step)-", count: Int.random(in: 0...40, using: &random))
+                try vault.setSecret(secure(value), named: name)
+                model[name] = value
+            case 50..<70:
+                let name = names.randomElement(using: &random)!
+                #expect(try vault.removeSecret(named: name) == (model.removeValue(forKey: name) != nil))
+            case 70..<80:
+                let batch = (0..<Int.random(in: 1...6, using: &random)).map { _ in names.randomElement(using: &random)! }
+                try vault.write { (transaction) throws(VaultError) in
+                    for (offset, name) in batch.enumerated() {
+                        if offset % 3 == 2 {
+                            transaction.remove(EntryKey(.secret, name))
+                        } else {
+                            try transaction.put(EntryKey(.secret, name), value: secure("batch-\(step)-\(offset)"))
+                        }
+                    }
+                }
+                for (offset, name) in batch.enumerated() {
+                    if offset % 3 == 2 { model[name] = nil } else { model[name] = "batch-\(step)-\(offset)" }
+                }
+            case 80..<88:
+                vault = try reopen(path)
+            case 88..<92:
+                try vault.compact()
+            case 92..<94:
+                try vault.changePassphrase(to: secure(testPassphrase), kdf: testKDF)
+            case 94..<95:
+                _ = try vault.rekey(passphrase: secure(testPassphrase))
+            default:
+                let name = names.randomElement(using: &random)!
+                #expect(text(try vault.secret(named: name)) == model[name])
+            }
+        }
+        #expect(try contents(of: vault) == model)
+        #expect(try contents(of: reopen(path)) == model)
+        let statistics = try reopen(path).verify()
+        #expect(statistics.entryCounts[.secret] == model.count)
+        #expect(statistics.tornTail == nil)
+    }
+
+    @Test func compactionDropsDeadRecordsAndBumpsTheGeneration() throws {
+        let directory = TemporaryDirectory()
+        let vault = try makeVault(in: directory)
+        for i in 0..<10 { try vault.setSecret(secure("v\(i)"), named: "a") }
+        let before = try vault.statistics()
+        #expect(before.deadRecordCount == 9)
+        try vault.compact()
+        let after = try vault.statistics()
+        #expect(after.recordCount == 1 && after.deadRecordCount == 0)
+        #expect(after.generation == before.generation + 1)
+        #expect(after.fileSize < before.fileSize)
+        #expect(text(try reopen(vault.path).secret(named: "a")) == "v9")
+    }
+
+    @Test func automaticCompactionKeepsDeadRecordsBounded() throws {
+        let directory = TemporaryDirectory()
+        let vault = try makeVault(in: directory)
+        for i in 0..<200 { try vault.setSecret(secure("v\(i)"), named: "k\(i % 3)") }
+        let statistics = try vault.statistics()
+        #expect(statistics.deadRecordCount <= max(Vault.compactionMinimumDead, statistics.entryCounts[.secret]!))
+        #expect(try contents(of: reopen(vault.path)) == ["k0": "v198", "k1": "v199", "k2": "v197"])
+    }
+
+    @Test func twoHandlesSeeEachOthersWritesAndRewrites() throws {
+        let directory = TemporaryDirectory()
+        let first = try makeVault(in: directory)
+        let second = try reopen(first.path)
+        try first.setSecret(secure("one"), named: "a")
+        #expect(text(try second.secret(named: "a")) == "one")
+        try second.setSecret(secure("two"), named: "b")
+        try first.compact()
+        #expect(try contents(of: second) == ["a": "one", "b": "two"])
+        try second.setSecret(secure("three"), named: "c")
+        #expect(try contents(of: first) == ["a": "one", "b": "two", "c": "three"])
+        try first.changePassphrase(to: secure("new passphrase"))
+        #expect(text(try second.secret(named: "c")) == "three", "a passphrase change keeps the master key")
+        _ = try first.rekey(passphrase: secure("new passphrase"))
+        #expect(throws: VaultError.rekeyedElsewhere) { try second.secret(named: "a") }
+    }
+
+    @Test func passphraseChangeAndRecoveryKey() throws {
+        let directory = TemporaryDirectory()
+        let vault = try makeVault(in: directory)
+        try vault.setSecret(secure("value"), named: "x")
+        let recovery = try vault.addRecoveryKey()
+        try vault.changePassphrase(to: secure("second passphrase"))
+        #expect(throws: VaultError.wrongPassphraseOrDamagedHeader) { try reopen(vault.path) }
+        let reopened = try Vault.open(at: vault.path, passphrase: secure("second passphrase"), limits: testLimits)
+        #expect(text(try reopened.secret(named: "x")) == "value")
+        let viaRecovery = try Vault.open(at: vault.path, recoveryKey: recovery)
+        #expect(text(try viaRecovery.secret(named: "x")) == "value")
+        #expect(throws: VaultError.wrongPassphraseOrDamagedHeader) {
+            try Vault.open(at: vault.path, recoveryKey: SecureBytes.random(count: 32))
+        }
+        // Round trip of the printed form.
+        let printed = RecoveryKeyText.format(recovery)
+        let parsedMatches = try RecoveryKeyText.parse(secure(printed.uppercased())).isEqual(to: recovery)
+        #expect(parsedMatches)
+        #expect(throws: PassphraseError.malformedRecoveryKey) { try RecoveryKeyText.parse(secure("abc")) }
+    }
+
+    @Test func rekeyInvalidatesTheOldRecoveryKeyAndKeepsEntries() throws {
+        let directory = TemporaryDirectory()
+        let vault = try makeVault(in: directory)
+        try vault.setSecret(secure("value"), named: "x")
+        let oldRecovery = try vault.addRecoveryKey()
+        let newRecovery = try vault.rekey(passphrase: secure(testPassphrase), withRecoveryKey: true)
+        #expect(throws: VaultError.wrongPassphraseOrDamagedHeader) { try Vault.open(at: vault.path, recoveryKey: oldRecovery) }
+        let reopened = try Vault.open(at: vault.path, recoveryKey: newRecovery!)
+        #expect(text(try reopened.secret(named: "x")) == "value")
+    }
+
+    @Test func createRefusesToOverwriteAndOpenReportsMissingVaults() throws {
+        let directory = TemporaryDirectory()
+        let vault = try makeVault(in: directory)
+        #expect(throws: VaultError.vaultExists(path: vault.path)) { try makeVault(in: directory) }
+        let missing = directory.file("missing.upv")
+        #expect(throws: VaultError.vaultNotFound(path: missing)) { try reopen(missing) }
+        #expect(throws: VaultError.emptyPassphrase) {
+            try Vault.create(at: directory.file("other.upv"), passphrase: secure(""), kdf: testKDF)
+        }
+    }
+
+    @Test func namesAndSizesAreChecked() throws {
+        let directory = TemporaryDirectory()
+        let vault = try makeVault(in: directory)
+        for bad in ["", ".hidden", "-flag", "a/b", "sp ace", String(repeating: "x", count: 129), "ünï"] {
+            #expect(throws: VaultError.self) { try vault.setSecret(secure("v"), named: bad) }
+        }
+        try vault.setSecret(secure("v"), named: "user@example.com:prod_key-1.2+x")
+        #expect(throws: VaultError.valueTooLarge(byteCount: (1 << 20) + 1)) {
+            try vault.setSecret(SecureBytes(count: (1 << 20) + 1), named: "big")
+        }
+        try vault.setSecret(SecureBytes(count: 1 << 20), named: "big")
+        let big = try reopen(vault.path).secret(named: "big")
+        var bigCount = -1
+        if let big { bigCount = big.count }
+        #expect(bigCount == 1 << 20)
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import Testing
+@testable import UPVault
+
+/// Argon2id at libsodium's minimum cost: tests exercise the real code path in microseconds.
+let testKDF = KDFParameters(opsLimit: 1, memLimit: 8192)
+let testLimits = KDFLimits(opsLimit: 1...10, memLimit: 8192...(1 << 30))
+let testPassphrase = "correct horse battery staple"
+
+func secure(_ text: String) -> SecureBytes { SecureBytes(copying: Array(text.utf8)) }
+func text(_ bytes: borrowing SecureBytes?) -> String? {
+    switch bytes {
+    case .some(let value): return value.utf8String()
+    case .none: return nil
+    }
+}
+
+/// A private (0700) temporary directory, removed when the value goes away.
+final class TemporaryDirectory {
+    let path: String
+
+    init() {
+        var template = Array((NSTemporaryDirectory() + "/upvault-test-XXXXXX").utf8CString)
+        let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        precondition(created != nil, "mkdtemp failed")
+        path = String(cString: template)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    func file(_ name: String) -> String { path + "/" + name }
+
+    /// A 0600 file holding `contents`.
+    func privateFile(_ name: String, contents: String) -> String {
+        let target = file(name)
+        FileManager.default.createFile(atPath: target, contents: Data(contents.utf8), attributes: [.posixPermissions: 0o600])
+        return target
+    }
+}
+
+/// A fresh vault at minimal KDF cost.
+func makeVault(in directory: TemporaryDirectory, name: String = "vault.upv") throws -> Vault {
+    try Vault.create(at: directory.file(name), passphrase: secure(testPassphrase), kdf: testKDF)
+}
+
+func reopen(_ path: String) throws -> Vault {
+    try Vault.open(at: path, passphrase: secure(testPassphrase), limits: testLimits)
+}
+
+func fileBytes(_ path: String) -> [UInt8] { Array(FileManager.default.contents(atPath: path) ?? Data()) }
+func writeBytes(_ bytes: [UInt8], to path: String) {
+    FileManager.default.createFile(atPath: path, contents: Data(bytes), attributes: [.posixPermissions: 0o600])
+}
+
+/// Every secret's value, for comparing a vault with a model.
+func contents(of vault: Vault) throws -> [String: String] {
+    var result: [String: String] = [:]
+    for name in try vault.secretNames() {
+        result[name] = text(try vault.secret(named: name))
+    }
+    return result
+}
+
+/// A small deterministic generator (SplitMix64), so that randomised tests replay exactly.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// The directory holding the built products (the test bundle's own directory).
+enum Products {
+    static var directory: String {
+        if let override = ProcessInfo.processInfo.environment["UPVAULT_BIN_DIR"] { return override }
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var url = URL(fileURLWithPath: executable).deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: url.appendingPathComponent("upvault-test-helper").path), url.path != "/" {
+            url.deleteLastPathComponent()
+        }
+        return url.path
+    }
+
+    static var helper: String { directory + "/upvault-test-helper" }
+}
+
+/// A child process whose stdout is collected line by line.
+final class Child {
+    let process = Process()
+    private let output = Pipe()
+    private let errors = Pipe()
+
+    init(_ executable: String, _ arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["SWIFT_BACKTRACE"] = "enable=no"
+        process.environment = environment
+        process.standardOutput = output
+        process.standardError = errors
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    func kill() {
+        Foundation.kill(process.processIdentifier, SIGKILL)
+    }
+
+    /// Waits for the exit and returns (status, stdout lines, stderr).
+    func finish() -> (status: Int32, lines: [String], errors: String) {
+        let out = output.fileHandleForReading.readDataToEndOfFile()
+        let err = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: out, as: UTF8.self)
+        // Only complete lines count: a line cut by the kill was never acknowledged.
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        lines.removeLast()
+        return (process.terminationStatus, lines, String(decoding: err, as: UTF8.self))
+    }
+}
