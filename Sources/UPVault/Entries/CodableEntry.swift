@@ -46,7 +46,7 @@ extension Vault {
 
     /// Stores an entry under its `entryName`, replacing any previous one.
     public func put<E: CodableEntry>(_ entry: E) throws(VaultError) {
-        try write { (transaction) throws(VaultError) in try transaction.put(entry) }
+        try writeBatch { (transaction) throws(VaultError) in try transaction.put(entry) }
     }
 }
 

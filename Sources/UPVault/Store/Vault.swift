@@ -299,8 +299,16 @@ public final class Vault: Sendable {
     // MARK: Writing
 
     /// Applies every change made in `body` as one batch: one write and one `fdatasync`, all or nothing
-    /// (a crash half way leaves none of the batch visible).
-    public func write(_ body: (inout VaultTransaction) throws(VaultError) -> Void) throws(VaultError) {
+    /// (a crash half way leaves none of the batch visible). Nothing is written if `body` throws; the
+    /// vault's own failures are `VaultError`s.
+    public func write(_ body: (inout VaultTransaction) throws -> Void) throws {
+        var transaction = VaultTransaction()
+        try body(&transaction)
+        try commit(transaction.records)
+    }
+
+    /// `write(_:)` for the library's own callers, keeping the typed error.
+    func writeBatch(_ body: (inout VaultTransaction) throws(VaultError) -> Void) throws(VaultError) {
         var transaction = VaultTransaction()
         try body(&transaction)
         try commit(transaction.records)
@@ -308,7 +316,7 @@ public final class Vault: Sendable {
 
     /// Stores `value` under `key`, replacing any previous value.
     public func put(_ key: EntryKey, value: borrowing SecureBytes) throws(VaultError) {
-        try write { (transaction) throws(VaultError) in try transaction.put(key, value: value) }
+        try writeBatch { (transaction) throws(VaultError) in try transaction.put(key, value: value) }
     }
 
     /// Deletes an entry. Returns false (and writes nothing) when there was none.
@@ -316,7 +324,7 @@ public final class Vault: Sendable {
     public func remove(_ key: EntryKey) throws(VaultError) -> Bool {
         guard try contains(key) else { return false }
         var removed = false
-        try write { transaction in
+        try writeBatch { transaction in
             transaction.remove(key)
             removed = true
         }
