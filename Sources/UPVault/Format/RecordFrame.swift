@@ -92,15 +92,21 @@ enum RecordFrame {
         _ plaintext: borrowing SecureBytes, identity: LogIdentity, index: UInt64, previousTag: Tag,
         key: borrowing SecureBytes
     ) -> (frame: [UInt8], tag: Tag) {
+        plaintext.withUnsafeBytes { seal($0, identity: identity, index: index, previousTag: previousTag, key: key) }
+    }
+
+    /// `seal` over plaintext already in secure memory (a slice of a scratch buffer).
+    static func seal(
+        _ plaintext: UnsafeRawBufferPointer, identity: LogIdentity, index: UInt64, previousTag: Tag,
+        key: borrowing SecureBytes
+    ) -> (frame: [UInt8], tag: Tag) {
         let n = UInt32(plaintext.count + XChaCha20Poly1305.tagByteCount)
         let header = frameHeader(ciphertextByteCount: n)
         let nonce = Random.bytes(XChaCha20Poly1305.nonceByteCount)
         let ad = header.withUnsafeBytes {
             associatedData(identity: identity, index: index, previousTag: previousTag, frameHeader: $0)
         }
-        let ciphertext = plaintext.withUnsafeBytes {
-            XChaCha20Poly1305.seal($0, nonce: nonce, associatedData: ad, using: key)
-        }
+        let ciphertext = XChaCha20Poly1305.seal(plaintext, nonce: nonce, associatedData: ad, using: key)
         let tag = ciphertext.withUnsafeBytes { Tag(UnsafeRawBufferPointer(rebasing: $0[(ciphertext.count - 16)...])) }
         return (header + nonce + ciphertext, tag)
     }

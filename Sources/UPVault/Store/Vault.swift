@@ -41,6 +41,11 @@ public final class Vault: Sendable {
         var deadRecordCount: Int { Int(committed.count) - index.count }
 
         mutating func apply(_ records: [ScannedRecord]) {
+            Self.apply(records, to: &index)
+        }
+
+        /// The one place where records change the index.
+        static func apply(_ records: [ScannedRecord], to index: inout [EntryKey: RecordLocation]) {
             for record in records {
                 switch record.operation {
                 case .put: index[record.key] = record.location
@@ -168,14 +173,7 @@ public final class Vault: Sendable {
             let identity = LogIdentity(vaultID: header.vaultID, generation: header.generation)
             let result = try LogScanner.scan(
                 raw, base: 0, from: start, identity: identity, keys: keys, scratch: scratch
-            ) { records in
-                for record in records {
-                    switch record.operation {
-                    case .put: index[record.key] = record.location
-                    case .delete: index[record.key] = nil
-                    }
-                }
-            }
+            ) { records in State.apply(records, to: &index) }
             return State(
                 file: file, fileIdentity: status.identity, fileSize: status.size, header: header, keys: keys,
                 committed: result.committed, knownTail: Array(bytes[result.committed.offset...]),
@@ -439,11 +437,14 @@ public final class Vault: Sendable {
                     UnsafeRawBufferPointer(rebasing: raw[location.offset..<location.offset + location.frameByteCount]),
                     location: location, identity: oldIdentity, key: state.keys.record, scratch: &state.scratch.bytes)
             }
+            // Re-encrypt straight from the scratch buffer: no secure allocation per record.
             let plaintextCount = Int(location.ciphertextByteCount) - XChaCha20Poly1305.tagByteCount
-            var plaintext = state.scratch.bytes.withUnsafeBytes { SecureBytes(copying: UnsafeRawBufferPointer(rebasing: $0[0..<plaintextCount])) }
-            plaintext.withUnsafeMutableBytes { $0[2] = number == live.count - 1 ? RecordFrame.endOfBatchFlag : 0 }
-            let (frame, tag) = RecordFrame.seal(
-                plaintext, identity: identity, index: position.count, previousTag: position.lastTag, key: keys.record)
+            state.scratch.bytes.withUnsafeMutableBytes { $0[2] = number == live.count - 1 ? RecordFrame.endOfBatchFlag : 0 }
+            let (frame, tag) = state.scratch.bytes.withUnsafeBytes { scratch in
+                RecordFrame.seal(
+                    UnsafeRawBufferPointer(rebasing: scratch[0..<plaintextCount]), identity: identity,
+                    index: position.count, previousTag: position.lastTag, key: keys.record)
+            }
             index[key] = RecordLocation(
                 offset: position.offset, index: position.count, previousTag: position.lastTag,
                 ciphertextByteCount: location.ciphertextByteCount)
