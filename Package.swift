@@ -3,7 +3,8 @@
 // upvault: an encrypted vault for OAuth client credentials and user tokens.
 //
 // Modules are split by dependency weight: an app that only needs secure storage imports `UPVault`
-// and pulls in nothing but libsodium and swift-log. The CLI adds swift-argument-parser.
+// and pulls in nothing but libsodium and swift-log. `UPVaultOAuth` adds the HTTP stack
+// (async-http-client); the CLI adds swift-argument-parser; only the sandbox provider pulls in Hummingbird.
 import PackageDescription
 
 let package = Package(
@@ -11,11 +12,17 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "UPVault", targets: ["UPVault"]),
+        .library(name: "UPVaultOAuth", targets: ["UPVaultOAuth"]),
         .executable(name: "upvault", targets: ["upvault"]),
+        .executable(name: "upvault-sandbox", targets: ["upvault-sandbox"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // Debian's libsodium-dev; nothing but Sources/UPVault/Crypto imports it.
@@ -34,13 +41,38 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The OAuth 2.0 flows on the vault: the only module that does HTTP.
+        .target(
+            name: "UPVaultOAuth",
+            dependencies: [
+                "UPVault",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "upvault",
             dependencies: [
                 "UPVault",
+                "UPVaultOAuth",
                 "CPosixShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // A local provider that behaves like Jawbone UP did, with switches and fault injection.
+        .executableTarget(
+            name: "upvault-sandbox",
+            dependencies: [
+                "UPVault",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // Drives the store from child processes for the crash and concurrency tests (not a product).
@@ -53,8 +85,12 @@ let package = Package(
             dependencies: ["UPVault", "upvault-test-helper"]
         ),
         .testTarget(
+            name: "UPVaultOAuthTests",
+            dependencies: ["UPVaultOAuth", "upvault-sandbox"]
+        ),
+        .testTarget(
             name: "UPVaultEndToEndTests",
-            dependencies: ["upvault"]
+            dependencies: ["upvault", "upvault-sandbox"]
         ),
     ]
 )

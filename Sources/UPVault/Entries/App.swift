@@ -94,3 +94,35 @@ public struct App: CodableEntry, Equatable {
         case rotatesRefreshTokens = "rotates_refresh_tokens"
     }
 }
+
+extension App.ClientSecret {
+    /// A short public name for a secret: the first 8 bytes, in hex, of SHA-256(client_id ‖ secret), the
+    /// hash Jawbone put in its webhook notifications. Safe to print; changes with the secret.
+    public func fingerprint(clientID: String) -> String {
+        let digest = SHA256.hash(Array(clientID.utf8) + Array(value.utf8))
+        return digest.prefix(8).map { byte in
+            let hex = String(byte, radix: 16)
+            return hex.count == 1 ? "0" + hex : hex
+        }.joined()
+    }
+}
+
+extension App {
+    /// The secret used for every token request: the newest one without an end date.
+    public var currentSecret: ClientSecret? {
+        clientSecrets.filter { $0.validUntil == nil }.max { $0.addedAt < $1.addedAt } ?? clientSecrets.first
+    }
+
+    /// The secrets worth trying at `now`: the current one first, then older ones still inside their
+    /// grace window, newest first.
+    public func usableSecrets(at now: Int64) -> [ClientSecret] {
+        guard let current = currentSecret else { return [] }
+        let older = clientSecrets.filter { $0 != current && ($0.validUntil ?? Int64.max) > now }
+        return [current] + older.sorted { $0.addedAt > $1.addedAt }
+    }
+
+    /// The fingerprint of the current secret, or nil when the app has none.
+    public var currentSecretFingerprint: String? {
+        currentSecret?.fingerprint(clientID: clientID)
+    }
+}

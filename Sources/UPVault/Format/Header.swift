@@ -80,11 +80,14 @@ final class VaultKeys: Sendable {
     let headerMAC: SecureBytes
     let record: SecureBytes
     let seal: SecureBytes
+    /// Keys the offsets of entry locks (never used on file contents).
+    let entryLock: SecureBytes
 
     init(masterKey: consuming SecureBytes) {
         headerMAC = KeyDerivation.deriveSubkey(id: UPV1.headerMACSubkeyID, from: masterKey)
         record = KeyDerivation.deriveSubkey(id: UPV1.recordSubkeyID, from: masterKey)
         seal = KeyDerivation.deriveSubkey(id: UPV1.sealSubkeyID, from: masterKey)
+        entryLock = KeyDerivation.deriveSubkey(id: UPV1.entryLockSubkeyID, from: masterKey)
         self.masterKey = masterKey
     }
 }

@@ -39,6 +39,8 @@ enum UPV1 {
     static let headerMACSubkeyID: UInt64 = 1
     static let recordSubkeyID: UInt64 = 2
     static let sealSubkeyID: UInt64 = 3
+    /// Not a file key: keys the byte offsets of entry locks in `<vault>.lock` (see `Vault.withEntryLock`).
+    static let entryLockSubkeyID: UInt64 = 4
 
     static func headerByteCount(slotCount: Int) -> Int {
         fixedHeaderByteCount + slotCount * slotByteCount + headerMACByteCount

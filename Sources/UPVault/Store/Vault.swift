@@ -15,7 +15,7 @@ public final class Vault: Sendable {
     public let path: String
     let logger: Logger
     private let lockFile: PosixFile
-    private let state: ProtectedState<State>
+    let state: ProtectedState<State>
 
     /// A logger that discards everything: the library never configures logging itself.
     public static let silentLogger = Logger(label: "upvault", factory: { _ in SwiftLogNoOpLogHandler() })

@@ -38,6 +38,8 @@ public enum VaultError: Error, Sendable, Equatable, CustomStringConvertible {
     case handleUnusable
     /// Another process re-keyed the vault after it was opened here; open it again.
     case rekeyedElsewhere
+    /// Another thread or process held this entry's lock for the whole time-out.
+    case entryLockTimeout(EntryKey)
 
     public var description: String {
         switch self {
@@ -62,6 +64,7 @@ public enum VaultError: Error, Sendable, Equatable, CustomStringConvertible {
             "syncing \(path) to disk failed (\(Errno.describe(code))); the last change may not be durable"
         case .handleUnusable: "this vault handle is unusable after a failed sync; open the vault again"
         case .rekeyedElsewhere: "the vault was re-keyed by another process; open it again"
+        case .entryLockTimeout(let key): "timed out waiting for another process working on \(key.kind) '\(key.name)'"
         }
     }
 }

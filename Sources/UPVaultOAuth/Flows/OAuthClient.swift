@@ -1,0 +1,261 @@
+public import Logging
+public import UPVault
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The OAuth 2.0 flows on a vault: what kiefer's `KieferAuth` did, with every token kept in the vault.
+///
+/// - `authorize(app:)` and `completeAuthorization(_:redirectURL:user:)`: the login (authorization code
+///   flow with `state`, and PKCE where the provider supports it).
+/// - `accessToken(app:user:minimumValidity:)`: a valid access token, refreshed first when it expires
+///   within the margin; single-flight per grant across threads and processes.
+/// - `refresh(app:user:)`, `recoverRefreshToken(app:user:)`, `setRefreshToken(_:app:user:)`.
+/// - `request(app:user:method:path:fields:)`: an authorized API call, refreshed once on 401.
+///
+/// New tokens are durable in the vault (written and `fdatasync`ed) before any of these returns them.
+/// Call `shutdown()` when done: it closes the HTTP client's connections, if one was started.
+public final class OAuthClient: Sendable {
+    public let vault: Vault
+    let transport: any HTTPTransport
+    let logger: Logger
+    let now: @Sendable () -> Int64
+    private let flights = SingleFlight()
+
+    /// - Parameters:
+    ///   - connectionsPerHost: the HTTP connection pool's size for one provider.
+    ///   - logger: where the flows log (endpoint hosts and statuses at debug level; never tokens,
+    ///     codes, secrets or bodies). The library never configures logging itself.
+    public convenience init(vault: Vault, connectionsPerHost: Int = 16, logger: Logger = Vault.silentLogger) {
+        self.init(
+            vault: vault, transport: AsyncHTTPTransport(connectionsPerHost: connectionsPerHost, logger: logger),
+            logger: logger, now: { Self.unixTime() })
+    }
+
+    init(vault: Vault, transport: any HTTPTransport, logger: Logger, now: @escaping @Sendable () -> Int64) {
+        self.vault = vault
+        self.transport = transport
+        self.logger = logger
+        self.now = now
+    }
+
+    /// Closes the HTTP client, if one was started.
+    public func shutdown() async {
+        await transport.shutdown()
+    }
+
+    static func unixTime() -> Int64 {
+        Int64(Glibc.time(nil))
+    }
+
+    // MARK: Entries
+
+    public func app(named name: String) throws(OAuthError) -> App {
+        guard let app = try vaultCall({ () throws(VaultError) in try vault.entry(App.self, named: name) }) else {
+            throw .vault(.entryNotFound(EntryKey(.app, name)))
+        }
+        return app
+    }
+
+    public func grant(app: String, user: String) throws(OAuthError) -> Grant {
+        let name = "\(app)/\(user)"
+        guard let grant = try vaultCall({ () throws(VaultError) in try vault.entry(Grant.self, named: name) }) else {
+            throw .vault(.entryNotFound(EntryKey(.grant, name)))
+        }
+        return grant
+    }
+
+    func store(_ grant: Grant) throws(OAuthError) {
+        try vaultCall { () throws(VaultError) in try vault.put(grant) }
+    }
+
+    // MARK: Login
+
+    /// Starts a login: the URL for the user to open, with a fresh `state` (and PKCE verifier).
+    public func authorize(app name: String) throws(OAuthError) -> AuthorizationRequest {
+        try AuthorizationRequest(app: app(named: name))
+    }
+
+    /// Finishes a login from the redirect URL the provider sent the browser to: checks it, exchanges
+    /// the code, and stores the grant for `user` (replacing an older grant of that user).
+    public func completeAuthorization(
+        _ request: AuthorizationRequest, redirectURL: String, user: String
+    ) async throws(OAuthError) -> Grant {
+        let app = try app(named: request.app)
+        let code = try request.authorizationCode(from: redirectURL)
+        var fields = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", app.redirectURI)]
+        if let verifier = request.codeVerifier { fields.append(("code_verifier", verifier)) }
+        let (response, secret) = try await tokenRequest(app: app, fields: fields)
+        let issued = now()
+        let grant = Grant(
+            app: app.name, user: user, accessToken: response.accessToken, refreshToken: response.refreshToken,
+            tokenType: response.tokenType, scope: response.scope ?? app.scopes.joined(separator: " "),
+            issuedAt: issued, expiresAt: response.expiresIn.map { issued + $0 },
+            secretFingerprint: secret.fingerprint(clientID: app.clientID))
+        try validateName(grant)
+        try store(grant)
+        logger.info("login complete", metadata: ["app": "\(app.name)", "user": "\(user)"])
+        return grant
+    }
+
+    // MARK: Tokens
+
+    /// A valid access token for the grant, refreshed first when it expires within `minimumValidity`.
+    /// A grant whose expiry is unknown (imported) is returned as it is; `request` refreshes it on 401.
+    public func accessToken(
+        app: String, user: String, minimumValidity: Duration = .seconds(300)
+    ) async throws(OAuthError) -> String {
+        let margin = minimumValidity.components.seconds
+        let grant = try grant(app: app, user: user)
+        try Self.requireActive(grant)
+        if grant.isFresh(at: now(), margin: margin) { return grant.accessToken }
+        return try await refresh(grant, unless: { $0.isFresh(at: self.now(), margin: margin) }).accessToken
+    }
+
+    /// Refreshes the grant now, whatever its expiry.
+    @discardableResult
+    public func refresh(app: String, user: String) async throws(OAuthError) -> Grant {
+        let grant = try grant(app: app, user: user)
+        try Self.requireActive(grant)
+        return try await refresh(grant, unless: { _ in false })
+    }
+
+    /// Refreshes `observed` under the grant's lock, unless `skip` holds for what the vault holds once
+    /// the lock is taken, or another process already replaced the observed access token.
+    func refresh(_ observed: Grant, unless skip: @escaping @Sendable (Grant) -> Bool) async throws(OAuthError) -> Grant {
+        let key = EntryKey(.grant, observed.entryName)
+        do {
+            return try await flights.run(key.name) {
+                try await self.vault.withEntryLock(key) {
+                    let current = try self.grant(app: observed.app, user: observed.user)
+                    try Self.requireActive(current)
+                    if skip(current) || current.accessToken != observed.accessToken {
+                        self.logger.debug("refresh skipped: already done elsewhere", metadata: ["grant": "\(key.name)"])
+                        return current
+                    }
+                    return try await self.performRefresh(current)
+                }
+            }
+        } catch {
+            throw Self.oauthError(error)
+        }
+    }
+
+    /// One refresh at the provider, persisted before it returns. `invalid_grant` marks the grant as
+    /// needing re-authorization and `access_denied` as revoked; neither deletes it.
+    func performRefresh(_ grant: Grant) async throws(OAuthError) -> Grant {
+        let app = try app(named: grant.app)
+        guard let refreshToken = grant.refreshToken else { throw .noRefreshToken(grant: grant.entryName) }
+        let response: TokenResponse
+        let secret: App.ClientSecret
+        do {
+            (response, secret) = try await tokenRequest(
+                app: app, fields: [("grant_type", "refresh_token"), ("refresh_token", refreshToken)])
+        } catch .providerError(let code, let reason, _) where code == "invalid_grant" || code == "access_denied" {
+            var marked = grant
+            marked.status = code == "invalid_grant" ? .needsReauthorization : .revoked
+            marked.statusReason = "\(code): \(reason)"
+            try store(marked)
+            logger.warning("grant needs re-authorization", metadata: ["grant": "\(grant.entryName)", "error": "\(code)"])
+            if code == "invalid_grant" { throw .invalidGrant(grant: grant.entryName, reason: reason) }
+            throw .grantNotActive(grant: grant.entryName, status: .revoked, reason: marked.statusReason)
+        }
+        let refreshed = grant.refreshed(with: response, at: now(), fingerprint: secret.fingerprint(clientID: app.clientID))
+        try store(refreshed)
+        logger.info("refreshed", metadata: ["grant": "\(grant.entryName)"])
+        return refreshed
+    }
+
+    /// Stores a refresh token obtained elsewhere (kiefer's `set_refresh_token`).
+    public func setRefreshToken(_ token: String, app: String, user: String) throws(OAuthError) {
+        try TokenResponse.checkToken(token, field: "refresh token", status: 0)
+        var grant = try grant(app: app, user: user)
+        grant.refreshToken = token
+        try store(grant)
+    }
+
+    // MARK: Token endpoint
+
+    /// POSTs to the token endpoint with the current secret; on `invalid_client`, retries with each
+    /// older secret still inside its grace window. Returns the response and the secret that worked.
+    func tokenRequest(app: App, fields: [(String, String)]) async throws(OAuthError) -> (TokenResponse, App.ClientSecret) {
+        try EndpointPolicy.check(app.endpoints.token)
+        let secrets = app.usableSecrets(at: now())
+        guard !secrets.isEmpty else { throw .invalidClient(app: app.name, reason: "the app has no usable client secret") }
+        var lastReason = ""
+        for secret in secrets {
+            let exchange = Self.tokenExchange(app: app, secret: secret, fields: fields)
+            do {
+                return (try TokenResponse.parse(try await transport.send(exchange)), secret)
+            } catch .providerError(let code, let reason, _) where code == "invalid_client" {
+                lastReason = reason
+                logger.notice("client secret refused; trying an older one still in its grace window", metadata: ["app": "\(app.name)"])
+            }
+        }
+        throw .invalidClient(app: app.name, reason: lastReason)
+    }
+
+    static func tokenExchange(app: App, secret: App.ClientSecret, fields: [(String, String)]) -> HTTPExchange {
+        var form = fields
+        var headers = [("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "application/json")]
+        switch app.clientAuthentication {
+        case .clientSecretPost:
+            form.append(("client_id", app.clientID))
+            form.append(("client_secret", secret.value))
+        case .clientSecretBasic:
+            let credentials = FormEncoding.escape(app.clientID) + ":" + FormEncoding.escape(secret.value)
+            headers.append(("Authorization", "Basic " + Base64URL.encode(credentials.utf8, original: true)))
+            form.append(("client_id", app.clientID))
+        }
+        return HTTPExchange(method: "POST", url: app.endpoints.token, headers: headers, body: Array(FormEncoding.encode(form).utf8))
+    }
+
+    // MARK: Helpers
+
+    static func requireActive(_ grant: Grant) throws(OAuthError) {
+        guard grant.status == .active else {
+            throw .grantNotActive(grant: grant.entryName, status: grant.status, reason: grant.statusReason)
+        }
+    }
+
+    func validateName(_ grant: Grant) throws(OAuthError) {
+        try vaultCall { () throws(VaultError) in try EntryName.validate(EntryKey(.grant, grant.entryName)) }
+    }
+
+    func vaultCall<R>(_ body: () throws(VaultError) -> R) throws(OAuthError) -> R {
+        do { return try body() } catch { throw .vault(error) }
+    }
+
+    static func oauthError(_ error: any Error) -> OAuthError {
+        switch error {
+        case let error as OAuthError: error
+        case let error as VaultError: .vault(error)
+        case is CancellationError: .transport("cancelled")
+        default: .transport("\(type(of: error))")
+        }
+    }
+}
+
+extension Grant {
+    /// Whether the access token stays valid for `margin` more seconds. Unknown expiry counts as fresh.
+    public func isFresh(at now: Int64, margin: Int64) -> Bool {
+        guard let expiresAt else { return true }
+        return expiresAt - now > margin
+    }
+
+    /// This grant after a successful refresh: a refresh token the provider did not return is kept.
+    func refreshed(with response: TokenResponse, at now: Int64, fingerprint: String) -> Grant {
+        var grant = self
+        grant.accessToken = response.accessToken
+        grant.refreshToken = response.refreshToken ?? refreshToken
+        grant.tokenType = response.tokenType
+        if let scope = response.scope { grant.scope = scope }
+        grant.expiresAt = response.expiresIn.map { now + $0 }
+        grant.lastRefreshAt = now
+        grant.secretFingerprint = fingerprint
+        grant.status = .active
+        grant.statusReason = nil
+        return grant
+    }
+}

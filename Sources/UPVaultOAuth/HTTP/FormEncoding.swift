@@ -1,0 +1,67 @@
+import FoundationEssentials
+
+/// `application/x-www-form-urlencoded` (and query strings built the same way): every byte outside
+/// RFC 3986's unreserved set is percent-encoded, so `+`, `&` and `=` in values survive the trip.
+enum FormEncoding {
+    static func encode(_ fields: [(String, String)]) -> String {
+        fields.map { "\(escape($0.0))=\(escape($0.1))" }.joined(separator: "&")
+    }
+
+    static func escape(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+                UInt8(ascii: "~"):
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                let hex = Array("0123456789ABCDEF".utf8)
+                out.unicodeScalars.append("%")
+                out.unicodeScalars.append(Unicode.Scalar(hex[Int(byte >> 4)]))
+                out.unicodeScalars.append(Unicode.Scalar(hex[Int(byte & 0xF)]))
+            }
+        }
+        return out
+    }
+}
+
+/// A URL taken apart by Foundation's parser, with the parts the flows need checked to be present.
+struct ParsedURL {
+    let components: URLComponents
+    let scheme: String
+    let host: String
+
+    init(_ text: String) throws(OAuthError) {
+        guard text.utf8.count <= 8192 else { throw .malformedURL("longer than 8 KiB") }
+        guard let components = URLComponents(string: text) else { throw .malformedURL("does not parse") }
+        guard let scheme = components.scheme?.lowercased(), !scheme.isEmpty else { throw .malformedURL("no scheme") }
+        guard let host = components.host, !host.isEmpty else { throw .malformedURL("no host") }
+        self.components = components
+        self.scheme = scheme
+        self.host = host
+    }
+
+    /// The first value of a query parameter, decoded.
+    func query(_ name: String) -> String? {
+        components.queryItems?.first { $0.name == name }?.value
+    }
+
+    /// The URL without query and fragment, for comparing against a redirect URI.
+    var withoutQuery: String {
+        var copy = components
+        copy.query = nil
+        copy.fragment = nil
+        return copy.string ?? ""
+    }
+}
+
+extension StringProtocol {
+    /// Without leading and trailing spaces, tabs, CRs and LFs.
+    var trimmedWhitespace: String {
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" || $0 == "\r\n" }
+        guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else { return "" }
+        return String(self[first...last])
+    }
+}

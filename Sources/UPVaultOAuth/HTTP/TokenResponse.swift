@@ -1,0 +1,119 @@
+import FoundationEssentials
+
+/// A token endpoint's answer (RFC 6749 section 5.1), checked: tokens are non-empty printable ASCII of
+/// bounded length, `expires_in` a plausible number of seconds.
+struct TokenResponse: Sendable {
+    var accessToken: String
+    var tokenType: String
+    var expiresIn: Int64?
+    var refreshToken: String?
+    var scope: String?
+
+    static let maximumTokenLength = 4096
+    /// Ten years: anything longer is treated as a malformed response.
+    static let maximumLifetime: Int64 = 10 * 366 * 86_400
+
+    /// Interprets a token endpoint's HTTP result. An `error` member makes it an error whatever the
+    /// HTTP status (Jawbone-era providers sent errors with 200).
+    static func parse(_ result: HTTPResult) throws(OAuthError) -> TokenResponse {
+        let json = try ProviderJSON.decode(TokenJSON.self, from: result)
+        if let code = json.error {
+            throw ProviderJSON.oauthError(code: code, description: json.errorDescription, status: result.status, result: result)
+        }
+        guard (200..<300).contains(result.status) else {
+            throw ProviderJSON.statusError(result)
+        }
+        guard let access = json.accessToken else {
+            throw .unexpectedResponse(httpStatus: result.status, reason: "no access_token")
+        }
+        try checkToken(access, field: "access_token", status: result.status)
+        if let refresh = json.refreshToken { try checkToken(refresh, field: "refresh_token", status: result.status) }
+        if let expires = json.expiresIn?.value, expires < 0 || expires > maximumLifetime {
+            throw .unexpectedResponse(httpStatus: result.status, reason: "expires_in out of range")
+        }
+        let type = json.tokenType ?? "Bearer"
+        guard type.count <= 64, type.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+            throw .unexpectedResponse(httpStatus: result.status, reason: "malformed token_type")
+        }
+        return TokenResponse(
+            accessToken: access, tokenType: type, expiresIn: json.expiresIn?.value,
+            refreshToken: json.refreshToken.flatMap { $0.isEmpty ? nil : $0 }, scope: json.scope)
+    }
+
+    static func checkToken(_ token: String, field: String, status: Int) throws(OAuthError) {
+        guard !token.isEmpty, token.utf8.count <= maximumTokenLength,
+            token.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
+        else { throw .unexpectedResponse(httpStatus: status, reason: "malformed \(field)") }
+    }
+}
+
+private struct TokenJSON: Decodable {
+    var accessToken: String?
+    var tokenType: String?
+    var expiresIn: LenientInteger?
+    var refreshToken: String?
+    var scope: String?
+    var error: String?
+    var errorDescription: String?
+
+    enum CodingKeys: String, CodingKey {
+        case scope, error
+        case accessToken = "access_token"
+        case tokenType = "token_type"
+        case expiresIn = "expires_in"
+        case refreshToken = "refresh_token"
+        case errorDescription = "error_description"
+    }
+}
+
+/// A number that some providers send as a JSON string.
+struct LenientInteger: Decodable {
+    var value: Int64
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let number = try? container.decode(Int64.self) {
+            value = number
+        } else if let double = try? container.decode(Double.self), double.isFinite, abs(double) < 1e15 {
+            value = Int64(double)
+        } else if let text = try? container.decode(String.self), let number = Int64(text) {
+            value = number
+        } else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an integer")
+        }
+    }
+}
+
+/// Shared reading of provider JSON: size already bounded by the transport, then decoded, and mapped
+/// to `OAuthError` by HTTP status when it is not JSON at all (HTML error pages).
+enum ProviderJSON {
+    static func decode<T: Decodable>(_ type: T.Type, from result: HTTPResult) throws(OAuthError) -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(result.body))
+        } catch {
+            throw statusError(result, fallback: "the body is not the expected JSON")
+        }
+    }
+
+    /// The error for a response without a usable OAuth error member.
+    static func statusError(_ result: HTTPResult, fallback: String = "unexpected status") -> OAuthError {
+        switch result.status {
+        case 429: .rateLimited(retryAfter: result.header("Retry-After").flatMap { Int($0.trimmedWhitespace) })
+        case 500...599: .providerUnavailable(httpStatus: result.status)
+        default: .unexpectedResponse(httpStatus: result.status, reason: fallback)
+        }
+    }
+
+    /// The error for an OAuth `error` member. `invalid_grant` and `access_denied` are returned as
+    /// `providerError` for the caller to turn into what they mean for its grant.
+    static func oauthError(code: String, description: String?, status: Int, result: HTTPResult) -> OAuthError {
+        let code = OAuthError.sanitized(code)
+        switch code {
+        case "temporarily_unavailable", "server_error":
+            return status == 429 ? statusError(result) : .providerUnavailable(httpStatus: status)
+        default:
+            if status == 429 { return statusError(result) }
+            return .providerError(code: code, reason: OAuthError.sanitized(description), httpStatus: status)
+        }
+    }
+}

@@ -1,0 +1,98 @@
+import Synchronization
+import FoundationEssentials
+import HTTPTypes
+import Hummingbird
+
+/// The switches, on `/admin/...`, answered only to loopback peers. Parameters go in the query string.
+///
+/// - `GET  /admin/client`: the client id and its current secret (a sandbox has no secrets worth keeping).
+/// - `GET  /admin/stats`: request counters.
+/// - `POST /admin/rotate-secret?grace=SECONDS`: a new current secret; the old ones end after the grace.
+/// - `POST /admin/end-grace`: only the current secret authenticates from now on.
+/// - `POST /admin/invalidate-access-tokens`: the 2014-04-25 event.
+/// - `POST /admin/expire-access-tokens[?user=XID]`: access tokens past their expiry (API answers 401).
+/// - `POST /admin/revoke?user=XID`: the user removes the app (refresh answers access_denied).
+/// - `POST /admin/settings?rotate_refresh_tokens=1&deny=0&errors_with_200=0&access_token_lifetime=S`
+/// - `POST /admin/faults?server_error_rate=0.1&drop_rate=0.02&rate_limit_rate=0.01&retry_after=1&latency_ms=0&error_200_rate=0`
+/// - `POST /admin/seed?count=N`: N new users with grants, returned as a JSON array.
+func addAdminRoutes(to router: Router<SandboxContext>, provider: Provider) {
+    let admin = router.group("admin").add(middleware: LoopbackOnly())
+
+    admin.get("client") { _, _ -> Response in
+        let client = provider.state.withLock { $0.client }
+        return Response.json(
+            ["client_id": .string(client.id), "client_secret": .string(client.secrets.first?.value ?? "")], status: .ok)
+    }
+    admin.get("stats") { _, _ -> Response in
+        Response.json(try statisticsJSON(provider.statistics), status: .ok)
+    }
+    admin.post("rotate-secret") { request, _ -> Response in
+        let grace = Int64(request.uri.queryParameters.get("grace") ?? "") ?? 14 * 86_400
+        let (secret, until) = provider.rotateSecret(grace: grace)
+        return Response.json(["client_secret": .string(secret), "previous_valid_until": .number(until)], status: .ok)
+    }
+    admin.post("end-grace") { _, _ -> Response in
+        provider.endGrace()
+        return Response.json(["ok": .bool(true)], status: .ok)
+    }
+    admin.post("invalidate-access-tokens") { _, _ -> Response in
+        Response.json(["invalidated": .number(Int64(provider.invalidateAccessTokens()))], status: .ok)
+    }
+    admin.post("expire-access-tokens") { request, _ -> Response in
+        provider.expireAccessTokens(user: request.uri.queryParameters.get("user"))
+        return Response.json(["ok": .bool(true)], status: .ok)
+    }
+    admin.post("revoke") { request, _ -> Response in
+        guard let user = request.uri.queryParameters.get("user"), provider.revoke(user: user) else {
+            return Response.json(["error": .string("no such user")], status: .notFound)
+        }
+        return Response.json(["ok": .bool(true)], status: .ok)
+    }
+    admin.post("settings") { request, _ -> Response in
+        let query = request.uri.queryParameters
+        provider.state.withLock { state in
+            if let value = query.get("rotate_refresh_tokens") { state.settings.rotateRefreshTokens = value == "1" || value == "true" }
+            if let value = query.get("deny") { state.settings.deny = value == "1" || value == "true" }
+            if let value = query.get("errors_with_200") { state.settings.errorsWith200 = value == "1" || value == "true" }
+            if let value = query.get("access_token_lifetime").flatMap({ Int64($0) }) { state.settings.accessTokenLifetime = value }
+        }
+        return Response.json(["ok": .bool(true)], status: .ok)
+    }
+    admin.post("faults") { request, _ -> Response in
+        let query = request.uri.queryParameters
+        provider.state.withLock { state in
+            if let value = query.get("server_error_rate").flatMap({ Double($0) }) { state.faults.serverErrorRate = value }
+            if let value = query.get("drop_rate").flatMap({ Double($0) }) { state.faults.dropRate = value }
+            if let value = query.get("rate_limit_rate").flatMap({ Double($0) }) { state.faults.rateLimitRate = value }
+            if let value = query.get("retry_after").flatMap({ Int($0) }) { state.faults.retryAfter = value }
+            if let value = query.get("latency_ms").flatMap({ Int($0) }) { state.faults.latencyMilliseconds = value }
+            if let value = query.get("error_200_rate").flatMap({ Double($0) }) { state.faults.error200Rate = value }
+        }
+        return Response.json(["ok": .bool(true)], status: .ok)
+    }
+    admin.post("seed") { request, _ -> Response in
+        let count = min(Int(request.uri.queryParameters.get("count") ?? "") ?? 1, 2_000_000)
+        let lifetime = provider.state.withLock { $0.settings.accessTokenLifetime }
+        let grants = provider.seed(count: count).map { record -> JSON in
+            ["user": .string(record.user), "access_token": .string(record.accessToken),
+             "refresh_token": .string(record.refreshToken), "expires_in": .number(lifetime)]
+        }
+        return Response.json(.array(grants), status: .ok)
+    }
+}
+
+func statisticsJSON(_ statistics: Provider.Statistics) throws -> JSON {
+    let data = try JSONEncoder().encode(statistics)
+    let object = try JSONDecoder().decode([String: Int64].self, from: data)
+    return .object(object.mapValues { .number($0) })
+}
+
+/// Refuses every peer that is not on the loopback interface.
+struct LoopbackOnly: RouterMiddleware {
+    typealias Context = SandboxContext
+
+    func handle(_ request: Request, context: SandboxContext, next: (Request, SandboxContext) async throws -> Response) async throws -> Response {
+        guard context.isLoopbackPeer else { return Response.text("admin is loopback only", status: .forbidden) }
+        return try await next(request, context)
+    }
+}

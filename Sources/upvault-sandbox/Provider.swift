@@ -1,0 +1,239 @@
+import Synchronization
+import UPVault
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The provider's whole state: clients, users, grants, codes, switches, faults and counters, behind
+/// one mutex. Everything a test or benchmark needs to see is in `Statistics`.
+final class Provider: Sendable {
+    struct ClientSecret: Sendable {
+        var value: String
+        /// Unix seconds after which it no longer authenticates; nil while current.
+        var validUntil: Int64?
+    }
+
+    struct Client: Sendable {
+        var id: String
+        var secrets: [ClientSecret]
+        var redirectPrefixes: [String]
+    }
+
+    struct User: Sendable {
+        var xid: String
+        var revoked = false
+    }
+
+    struct GrantRecord: Sendable {
+        var user: String
+        var client: String
+        var accessToken: String
+        var accessExpiresAt: Int64
+        var refreshToken: String
+        var scope: String
+    }
+
+    struct PendingCode: Sendable {
+        var client: String
+        var user: String
+        var redirectURI: String
+        var scope: String
+        var challenge: String?
+        var expiresAt: Int64
+    }
+
+    struct Settings: Sendable, Codable {
+        var rotateRefreshTokens = false
+        var accessTokenLifetime: Int64 = 31_536_000
+        var deny = false
+        /// Token endpoint errors answered with HTTP 200 (as some Jawbone-era clients had to expect).
+        var errorsWith200 = false
+
+        enum CodingKeys: String, CodingKey {
+            case deny
+            case rotateRefreshTokens = "rotate_refresh_tokens"
+            case accessTokenLifetime = "access_token_lifetime"
+            case errorsWith200 = "errors_with_200"
+        }
+    }
+
+    struct Faults: Sendable, Codable {
+        var serverErrorRate = 0.0
+        var dropRate = 0.0
+        var rateLimitRate = 0.0
+        var retryAfter = 1
+        var latencyMilliseconds = 0
+        /// Token requests answered `{"error": "temporarily_unavailable"}` with HTTP 200.
+        var error200Rate = 0.0
+
+        enum CodingKeys: String, CodingKey {
+            case serverErrorRate = "server_error_rate"
+            case dropRate = "drop_rate"
+            case rateLimitRate = "rate_limit_rate"
+            case retryAfter = "retry_after"
+            case latencyMilliseconds = "latency_ms"
+            case error200Rate = "error_200_rate"
+        }
+    }
+
+    struct Statistics: Sendable, Codable {
+        var tokenRequests = 0
+        var authorizationCodeGrants = 0
+        var refreshGrants = 0
+        var refreshesSucceeded = 0
+        /// Refresh requests that presented a refresh token already consumed by rotation.
+        var consumedRefreshTokenReuses = 0
+        var invalidClient = 0
+        var apiRequests = 0
+        var unauthorizedAPIRequests = 0
+        var faultsInjected = 0
+
+        enum CodingKeys: String, CodingKey {
+            case tokenRequests = "token_requests"
+            case authorizationCodeGrants = "authorization_code_grants"
+            case refreshGrants = "refresh_grants"
+            case refreshesSucceeded = "refreshes_succeeded"
+            case consumedRefreshTokenReuses = "consumed_refresh_token_reuses"
+            case invalidClient = "invalid_client"
+            case apiRequests = "api_requests"
+            case unauthorizedAPIRequests = "unauthorized_api_requests"
+            case faultsInjected = "faults_injected"
+        }
+    }
+
+    struct State: Sendable {
+        var client: Client
+        var users: [String: User] = [:]
+        var grants: [Int: GrantRecord] = [:]
+        var grantByUser: [String: Int] = [:]
+        var byAccessToken: [String: Int] = [:]
+        var byRefreshToken: [String: Int] = [:]
+        var consumedRefreshTokens: Set<String> = []
+        var codes: [String: PendingCode] = [:]
+        var nextGrant = 1
+        var nextUser = 1
+        var settings = Settings()
+        var faults = Faults()
+        var statistics = Statistics()
+    }
+
+    let state: Mutex<State>
+
+    init(client: Client, settings: Settings, faults: Faults) {
+        var initial = State(client: client)
+        initial.settings = settings
+        initial.faults = faults
+        state = Mutex(initial)
+    }
+
+    static func now() -> Int64 { Int64(time(nil)) }
+
+    static func token() -> String { Base64URL.randomToken(byteCount: 24) }
+
+    // MARK: Clients
+
+    /// Whether `secret` authenticates the client now (current, or inside a grace window).
+    static func accepts(_ client: Client, id: String, secret: String, at now: Int64) -> Bool {
+        guard ConstantTime.equals(id, client.id) else { return false }
+        return client.secrets.contains { ($0.validUntil ?? Int64.max) > now && ConstantTime.equals($0.value, secret) }
+    }
+
+    /// A new secret becomes current; the others stay valid for `grace` seconds more (at most).
+    func rotateSecret(grace: Int64) -> (secret: String, oldValidUntil: Int64) {
+        let now = Self.now()
+        let fresh = Self.token()
+        return state.withLock { state in
+            for index in state.client.secrets.indices {
+                let until = state.client.secrets[index].validUntil ?? Int64.max
+                state.client.secrets[index].validUntil = min(until, now + grace)
+            }
+            state.client.secrets.insert(ClientSecret(value: fresh, validUntil: nil), at: 0)
+            return (fresh, now + grace)
+        }
+    }
+
+    /// The grace window ends now: only the current secret authenticates.
+    func endGrace() {
+        let now = Self.now()
+        state.withLock { state in
+            for index in state.client.secrets.indices where state.client.secrets[index].validUntil != nil {
+                state.client.secrets[index].validUntil = now - 1
+            }
+        }
+    }
+
+    // MARK: Grants
+
+    /// Issues fresh tokens to `user` (a new user when nil), replacing that user's earlier grant.
+    func issueGrant(user: String?, scope: String, state: inout State) -> GrantRecord {
+        let xid: String
+        if let user {
+            xid = user
+        } else {
+            xid = "user\(state.nextUser)"
+            state.nextUser += 1
+        }
+        if state.users[xid] == nil { state.users[xid] = User(xid: xid) }
+        if let old = state.grantByUser[xid], let record = state.grants[old] {
+            state.byAccessToken[record.accessToken] = nil
+            state.byRefreshToken[record.refreshToken] = nil
+            state.grants[old] = nil
+        }
+        let id = state.nextGrant
+        state.nextGrant += 1
+        let record = GrantRecord(
+            user: xid, client: state.client.id, accessToken: Self.token(),
+            accessExpiresAt: Self.now() + state.settings.accessTokenLifetime, refreshToken: Self.token(), scope: scope)
+        state.grants[id] = record
+        state.grantByUser[xid] = id
+        state.byAccessToken[record.accessToken] = id
+        state.byRefreshToken[record.refreshToken] = id
+        return record
+    }
+
+    /// Seeds `count` new users with grants, as if each had logged in.
+    func seed(count: Int) -> [GrantRecord] {
+        state.withLock { state in
+            (0..<count).map { _ in issueGrant(user: nil, scope: "basic_read move_read", state: &state) }
+        }
+    }
+
+    /// The grant an access token belongs to, if the token is current and the user has not revoked.
+    func grant(forAccessToken token: String) -> GrantRecord? {
+        state.withLock { state in
+            guard let id = state.byAccessToken[token], let record = state.grants[id],
+                record.accessExpiresAt > Self.now(), state.users[record.user]?.revoked != true
+            else { return nil }
+            return record
+        }
+    }
+
+    /// The 2014-04-25 event: every access token stops working (refresh tokens survive).
+    func invalidateAccessTokens() -> Int {
+        state.withLock { state in
+            let count = state.byAccessToken.count
+            state.byAccessToken.removeAll()
+            return count
+        }
+    }
+
+    /// Makes one user's access token (or every one) expired.
+    func expireAccessTokens(user: String?) {
+        state.withLock { state in
+            for (id, record) in state.grants where user == nil || record.user == user {
+                state.grants[id]?.accessExpiresAt = Self.now() - 1
+            }
+        }
+    }
+
+    func revoke(user: String) -> Bool {
+        state.withLock { state in
+            guard state.users[user] != nil else { return false }
+            state.users[user]?.revoked = true
+            return true
+        }
+    }
+
+    var statistics: Statistics { state.withLock { $0.statistics } }
+}

@@ -1,0 +1,135 @@
+import Synchronization
+import ArgumentParser
+import FoundationEssentials
+import Hummingbird
+import Logging
+import NIOCore
+import UPVault
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct SandboxCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "upvault-sandbox",
+        abstract: "A local OAuth 2.0 provider that behaves like the Jawbone UP API did, with switches and faults.",
+        discussion: """
+            Prints 'upvault-sandbox listening on http://HOST:PORT' once it accepts connections. \
+            Endpoints: /auth/oauth2/auth, /auth/oauth2/token, /nudge/api/v.1.1/users/@me, \
+            users/@me/moves, users/@me/refreshToken; switches under /admin (loopback only).
+            """)
+
+    @Option(help: "Address to listen on (loopback unless you mean it).")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port (0 picks a free one).")
+    var port = 0
+
+    @Option(help: "The registered client's id.")
+    var clientID = "sandbox-client"
+
+    @Option(help: "Read the client secret from this file (default: a fresh random secret, see GET /admin/client).")
+    var clientSecretFile: String?
+
+    @Option(help: "A registered redirect URI prefix (repeatable).")
+    var redirectURI: [String] = ["https://localhost/callback", "http://127.0.0.1", "http://localhost"]
+
+    @Flag(help: "Issue a new refresh token on every refresh (the old one is consumed).")
+    var rotateRefreshTokens = false
+
+    @Option(help: "Access token lifetime in seconds (Jawbone: one year).")
+    var accessTokenLifetime: Int64 = 31_536_000
+
+    @Flag(help: "Answer every authorization request with error=access_denied.")
+    var deny = false
+
+    @Flag(help: "Send token endpoint errors with HTTP 200.")
+    var errorsWith200 = false
+
+    @Option(help: "Share of requests answered 503.") var serverErrorRate = 0.0
+    @Option(help: "Share of connections dropped without an answer.") var dropRate = 0.0
+    @Option(help: "Share of requests answered 429.") var rateLimitRate = 0.0
+    @Option(help: "Retry-After seconds sent with 429.") var retryAfter = 1
+    @Option(help: "Added latency per request, in milliseconds.") var latencyMs = 0
+    @Option(help: "Share of token requests answered {\"error\":\"temporarily_unavailable\"} with 200.") var error200Rate = 0.0
+
+    @Option(help: "Seed this many users with grants at start.")
+    var seed = 0
+
+    @Option(help: "Write a kiefer config.json for the first seeded user here (mode 0600).")
+    var writeKieferConfig: String?
+
+    func run() async throws {
+        let secret: String
+        if let clientSecretFile {
+            let bytes = try readSmallFile(clientSecretFile)
+            secret = String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+            guard !secret.isEmpty else { throw ValidationError("\(clientSecretFile) is empty") }
+        } else {
+            secret = Provider.token()
+        }
+        let provider = Provider(
+            client: .init(id: clientID, secrets: [.init(value: secret)], redirectPrefixes: redirectURI),
+            settings: .init(
+                rotateRefreshTokens: rotateRefreshTokens, accessTokenLifetime: accessTokenLifetime, deny: deny,
+                errorsWith200: errorsWith200),
+            faults: .init(
+                serverErrorRate: serverErrorRate, dropRate: dropRate, rateLimitRate: rateLimitRate, retryAfter: retryAfter,
+                latencyMilliseconds: latencyMs, error200Rate: error200Rate))
+        let seeded = provider.seed(count: max(seed, writeKieferConfig == nil ? 0 : 1))
+        var logger = Logger(label: "upvault-sandbox")
+        logger.logLevel = .warning
+        let configuration = ApplicationConfiguration(address: .hostname(host, port: port), serverName: "upvault-sandbox")
+        let writeConfig = writeKieferConfig
+        let redirect = redirectURI.first ?? ""
+        let app = Application(
+            router: buildRouter(provider: provider), configuration: configuration,
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? 0
+                if let writeConfig, let first = seeded.first {
+                    do {
+                        try writeKiefer(
+                            path: writeConfig, clientID: provider.state.withLock { $0.client.id }, secret: secret,
+                            redirect: redirect, grant: first)
+                    } catch {
+                        writeLine("upvault-sandbox: cannot write \(writeConfig): \(error)", to: 2)
+                    }
+                }
+                writeLine("upvault-sandbox listening on http://\(host):\(port)", to: 1)
+            },
+            logger: logger)
+        try await app.runService()
+    }
+}
+
+func readSmallFile(_ path: String) throws -> [UInt8] {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw ValidationError("cannot open \(path)") }
+    defer { close(fd) }
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    let n = read(fd, &buffer, buffer.count)
+    guard n >= 0 else { throw ValidationError("cannot read \(path)") }
+    return Array(buffer.prefix(n))
+}
+
+/// A kiefer config with the sandbox's client and one seeded user's tokens: what a kiefer user had.
+func writeKiefer(path: String, clientID: String, secret: String, redirect: String, grant: Provider.GrantRecord) throws {
+    let json: JSON = [
+        "client_id": .string(clientID), "client_secret": .string(secret), "redirect_uri": .string(redirect),
+        "scope": [.string("basic_read"), .string("move_read")], "access_token": .string(grant.accessToken),
+        "refresh_token": .string(grant.refreshToken),
+    ]
+    let text = json.serialized + "\n"
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
+    guard fd >= 0 else { throw ValidationError("cannot create \(path)") }
+    defer { close(fd) }
+    _ = text.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
+}
+
+/// One line, unbuffered, so a parent reading the pipe sees it at once.
+func writeLine(_ text: String, to descriptor: Int32) {
+    let line = Array((text + "\n").utf8)
+    _ = line.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+}

@@ -1,0 +1,162 @@
+import Synchronization
+import UPVault
+
+/// The parameters of a token request, from the query (GET) and the form body (POST).
+struct TokenParameters: Decodable, Sendable {
+    var grantType: String?
+    var clientID: String?
+    var clientSecret: String?
+    var code: String?
+    var redirectURI: String?
+    var refreshToken: String?
+    var codeVerifier: String?
+
+    enum CodingKeys: String, CodingKey {
+        case code
+        case grantType = "grant_type"
+        case clientID = "client_id"
+        case clientSecret = "client_secret"
+        case redirectURI = "redirect_uri"
+        case refreshToken = "refresh_token"
+        case codeVerifier = "code_verifier"
+    }
+
+    /// Fields of `other` fill the ones missing here.
+    func merged(with other: TokenParameters) -> TokenParameters {
+        TokenParameters(
+            grantType: grantType ?? other.grantType, clientID: clientID ?? other.clientID,
+            clientSecret: clientSecret ?? other.clientSecret, code: code ?? other.code,
+            redirectURI: redirectURI ?? other.redirectURI, refreshToken: refreshToken ?? other.refreshToken,
+            codeVerifier: codeVerifier ?? other.codeVerifier)
+    }
+}
+
+/// What the token endpoint answers: Jawbone's token JSON, or an OAuth error.
+enum TokenOutcome: Sendable {
+    case tokens(access: String, refresh: String, expiresIn: Int64)
+    /// `status` 400 or 401 (or 200 when the errors-with-200 switch is on).
+    case error(code: String, description: String, status: Int)
+}
+
+extension Provider {
+    func token(_ parameters: TokenParameters) -> TokenOutcome {
+        let now = Self.now()
+        return state.withLock { state in
+            state.statistics.tokenRequests += 1
+            let with200 = state.settings.errorsWith200
+            let errorStatus = { (status: Int) in with200 ? 200 : status }
+            guard let id = parameters.clientID, let secret = parameters.clientSecret,
+                Self.accepts(state.client, id: id, secret: secret, at: now)
+            else {
+                state.statistics.invalidClient += 1
+                return .error(code: "invalid_client", description: "Client authentication failed", status: errorStatus(401))
+            }
+            switch parameters.grantType {
+            case "authorization_code":
+                state.statistics.authorizationCodeGrants += 1
+                guard let code = parameters.code, let pending = state.codes.removeValue(forKey: code),
+                    pending.expiresAt > now, pending.client == id
+                else { return .error(code: "invalid_grant", description: "Invalid or expired code", status: errorStatus(400)) }
+                if let redirect = parameters.redirectURI, redirect != pending.redirectURI {
+                    return .error(code: "invalid_grant", description: "redirect_uri mismatch", status: errorStatus(400))
+                }
+                if let challenge = pending.challenge {
+                    guard let verifier = parameters.codeVerifier,
+                        ConstantTime.equals(Base64URL.encode(SHA256.hash(verifier.utf8)), challenge)
+                    else { return .error(code: "invalid_grant", description: "PKCE verification failed", status: errorStatus(400)) }
+                }
+                let record = issueGrant(user: pending.user, scope: pending.scope, state: &state)
+                return .tokens(access: record.accessToken, refresh: record.refreshToken, expiresIn: state.settings.accessTokenLifetime)
+            case "refresh_token":
+                state.statistics.refreshGrants += 1
+                guard let token = parameters.refreshToken, let grantID = state.byRefreshToken[token],
+                    var record = state.grants[grantID]
+                else {
+                    if let token = parameters.refreshToken, state.consumedRefreshTokens.contains(token) {
+                        state.statistics.consumedRefreshTokenReuses += 1
+                    }
+                    return .error(code: "invalid_grant", description: "Invalid refresh token", status: errorStatus(400))
+                }
+                if state.users[record.user]?.revoked == true {
+                    return .error(code: "access_denied", description: "The user removed this application", status: errorStatus(400))
+                }
+                state.byAccessToken[record.accessToken] = nil
+                record.accessToken = Self.token()
+                record.accessExpiresAt = now + state.settings.accessTokenLifetime
+                if state.settings.rotateRefreshTokens {
+                    state.byRefreshToken[record.refreshToken] = nil
+                    state.consumedRefreshTokens.insert(record.refreshToken)
+                    record.refreshToken = Self.token()
+                    state.byRefreshToken[record.refreshToken] = grantID
+                }
+                state.byAccessToken[record.accessToken] = grantID
+                state.grants[grantID] = record
+                state.statistics.refreshesSucceeded += 1
+                return .tokens(access: record.accessToken, refresh: record.refreshToken, expiresIn: state.settings.accessTokenLifetime)
+            default:
+                return .error(code: "unsupported_grant_type", description: "Unsupported grant_type", status: errorStatus(400))
+            }
+        }
+    }
+
+    /// The authorization endpoint's decision: a redirect URL with a code (or with `error=access_denied`),
+    /// or nil and a reason when the request itself is bad (no redirect then, as RFC 6749 4.1.2.1 says).
+    func authorize(
+        clientID: String?, redirectURI: String?, responseType: String?, scope: String?, state requestState: String?,
+        challenge: String?, challengeMethod: String?, user: String?
+    ) -> (redirect: String?, reason: String) {
+        let now = Self.now()
+        return state.withLock { state in
+            guard responseType == "code" else { return (nil, "response_type must be code") }
+            guard let clientID, ConstantTime.equals(clientID, state.client.id) else { return (nil, "unknown client_id") }
+            guard let redirectURI, state.client.redirectPrefixes.contains(where: { redirectURI.hasPrefix($0) }) else {
+                return (nil, "redirect_uri is not registered for this client")
+            }
+            if challenge != nil && challengeMethod != "S256" { return (nil, "only S256 PKCE is supported") }
+            var fields: [(String, String)] = []
+            if state.settings.deny {
+                fields.append(("error", "access_denied"))
+            } else {
+                let xid: String
+                if let user {
+                    xid = user
+                } else {
+                    xid = "user\(state.nextUser)"
+                    state.nextUser += 1
+                }
+                let code = Self.token()
+                state.codes[code] = PendingCode(
+                    client: clientID, user: xid, redirectURI: redirectURI, scope: scope ?? "basic_read",
+                    challenge: challenge, expiresAt: now + 600)
+                fields.append(("code", code))
+            }
+            if let requestState { fields.append(("state", requestState)) }
+            let separator = redirectURI.contains("?") ? "&" : "?"
+            return (redirectURI + separator + Form.encode(fields), "")
+        }
+    }
+}
+
+/// Form encoding as the provider writes it into redirect URLs.
+enum Form {
+    static func encode(_ fields: [(String, String)]) -> String {
+        fields.map { "\(escape($0.0))=\(escape($0.1))" }.joined(separator: "&")
+    }
+
+    static func escape(_ text: String) -> String {
+        var out = ""
+        for byte in text.utf8 {
+            if (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39)
+                || byte == 0x2D || byte == 0x2E || byte == 0x5F || byte == 0x7E
+            {
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                let hex = Array("0123456789ABCDEF".unicodeScalars)
+                out.unicodeScalars.append("%")
+                out.unicodeScalars.append(hex[Int(byte >> 4)])
+                out.unicodeScalars.append(hex[Int(byte & 0xF)])
+            }
+        }
+        return out
+    }
+}
