@@ -12,14 +12,16 @@ public struct AuthorizationRequest: Sendable {
 
     /// Builds the authorization URL with a fresh 256-bit `state` and, when the app's provider
     /// supports it, a PKCE S256 challenge (RFC 7636).
-    init(app: App) throws(OAuthError) {
+    init(app: App, redirectURI override: String? = nil) throws(OAuthError) {
         try EndpointPolicy.check(app)
+        let redirectURI = override ?? app.redirectURI
+        try EndpointPolicy.check(redirectURI)
         state = Base64URL.randomToken(byteCount: 32)
         var fields = [
             ("response_type", "code"),
             ("client_id", app.clientID),
             ("scope", app.scopes.joined(separator: " ")),
-            ("redirect_uri", app.redirectURI),
+            ("redirect_uri", redirectURI),
             ("state", state),
         ]
         if app.supportsPKCE {
@@ -33,7 +35,7 @@ public struct AuthorizationRequest: Sendable {
         let separator = app.endpoints.authorize.contains("?") ? "&" : "?"
         url = app.endpoints.authorize + separator + FormEncoding.encode(fields)
         self.app = app.name
-        redirectURI = app.redirectURI
+        self.redirectURI = redirectURI
     }
 
     /// The authorization code in a redirect URL, after checking that the URL is this app's redirect

@@ -73,8 +73,9 @@ public final class OAuthClient: Sendable {
     // MARK: Login
 
     /// Starts a login: the URL for the user to open, with a fresh `state` (and PKCE verifier).
-    public func authorize(app name: String) throws(OAuthError) -> AuthorizationRequest {
-        try AuthorizationRequest(app: app(named: name))
+    /// `redirectURI` replaces the app's own (a loopback listener's actual port).
+    public func authorize(app name: String, redirectURI: String? = nil) throws(OAuthError) -> AuthorizationRequest {
+        try AuthorizationRequest(app: app(named: name), redirectURI: redirectURI)
     }
 
     /// Finishes a login from the redirect URL the provider sent the browser to: checks it, exchanges
@@ -84,7 +85,7 @@ public final class OAuthClient: Sendable {
     ) async throws(OAuthError) -> Grant {
         let app = try app(named: request.app)
         let code = try request.authorizationCode(from: redirectURL)
-        var fields = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", app.redirectURI)]
+        var fields = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", request.redirectURI)]
         if let verifier = request.codeVerifier { fields.append(("code_verifier", verifier)) }
         let (response, secret) = try await tokenRequest(app: app, fields: fields)
         let issued = now()

@@ -1,33 +1,45 @@
 import ArgumentParser
 import UPVault
+import UPVaultOAuth
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-struct UPVaultCommand: ParsableCommand {
+struct UPVaultCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "upvault",
         abstract: "Keep OAuth client secrets, user tokens and other secrets in an encrypted vault.",
         discussion: """
-            Exit codes: 0 ok, 1 error, 64 usage, 65 vault damaged or tampered with, \
+            Exit codes: 0 ok, 1 error, 3 the grant needs re-authorization (log in again), 64 usage, \
+            65 vault damaged or tampered with, 69 provider unavailable (network, 5xx, 429), \
             75 locked (no way to ask for the passphrase), 77 wrong passphrase.
             """,
         version: "0.1.0",
         subcommands: [
-            Init.self, SecretCommand.self, Passwd.self, Rekey.self, Status.self, Fsck.self, Compact.self,
+            Init.self, SecretCommand.self, AppCommand.self, Login.self, Token.self, Grants.self, API.self,
+            RecoverRefreshToken.self, Import.self, Export.self, Passwd.self, Rekey.self, Status.self, Fsck.self,
+            Compact.self,
         ]
     )
 
     /// Parses, runs, and turns every error into its documented exit code and one line on stderr.
-    static func runAndExit() -> Never {
+    static func runAndExit() async -> Never {
         do {
             var command = try parseAsRoot()
-            try command.run()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
             Glibc.exit(0)
         } catch let error as VaultError {
             fail(error.description, code: ExitStatus.of(error))
         } catch let error as PassphraseError {
+            fail(error.description, code: ExitStatus.of(error))
+        } catch let error as OAuthError {
+            fail(error.description, code: ExitStatus.of(error))
+        } catch let error as KieferError {
             fail(error.description, code: ExitStatus.of(error))
         } catch let error as CLIError {
             fail(error.description, code: error.exitStatus)

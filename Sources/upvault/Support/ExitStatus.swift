@@ -1,11 +1,16 @@
 import UPVault
+import UPVaultOAuth
 
 /// The documented, stable exit codes (README "Exit codes").
 enum ExitStatus: Int32 {
     case success = 0
     case failure = 1
+    /// The grant needs the user to log in again (invalid_grant, revoked, access denied).
+    case needsReauthorization = 3
     case usage = 64
     case integrity = 65
+    /// The provider could not be reached, failed (5xx) or is rate limiting (429): try again later.
+    case unavailable = 69
     case locked = 75
     case wrongPassphrase = 77
 
@@ -14,6 +19,23 @@ enum ExitStatus: Int32 {
         case .integrity, .unsupportedFormatVersion, .kdfParametersOutOfBounds: .integrity
         case .wrongPassphraseOrDamagedHeader: .wrongPassphrase
         case .invalidName, .valueTooLarge: .usage
+        default: .failure
+        }
+    }
+
+    static func of(_ error: OAuthError) -> ExitStatus {
+        switch error {
+        case .vault(let error): of(error)
+        case _ where error.needsReauthorization: .needsReauthorization
+        case _ where error.isTransient: .unavailable
+        case .insecureEndpoint, .invalidArgument, .malformedURL: .usage
+        default: .failure
+        }
+    }
+
+    static func of(_ error: KieferError) -> ExitStatus {
+        switch error {
+        case .grantExists, .appConflict: .usage
         default: .failure
         }
     }

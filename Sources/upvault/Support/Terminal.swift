@@ -14,6 +14,11 @@ enum Terminal {
         writeAll(2, "upvault: warning: \(message)\n")
     }
 
+    /// A message for the person at the terminal (URLs to open, prompts), on stderr without a prefix.
+    static func message(_ text: String) {
+        writeAll(2, text)
+    }
+
     static func out(_ text: String) {
         writeAll(1, text)
     }
