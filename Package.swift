@@ -90,7 +90,12 @@ let package = Package(
         ),
         .testTarget(
             name: "UPVaultEndToEndTests",
-            dependencies: ["upvault", "upvault-sandbox"]
+            dependencies: [
+                "upvault", "upvault-sandbox",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
         ),
     ]
 )

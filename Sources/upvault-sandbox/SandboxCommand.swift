@@ -45,7 +45,7 @@ struct SandboxCommand: AsyncParsableCommand {
     @Flag(help: "Answer every authorization request with error=access_denied.")
     var deny = false
 
-    @Flag(help: "Send token endpoint errors with HTTP 200.")
+    @Flag(name: .customLong("errors-with-200"), help: "Send token endpoint errors with HTTP 200.")
     var errorsWith200 = false
 
     @Option(help: "Share of requests answered 503.") var serverErrorRate = 0.0
@@ -53,7 +53,7 @@ struct SandboxCommand: AsyncParsableCommand {
     @Option(help: "Share of requests answered 429.") var rateLimitRate = 0.0
     @Option(help: "Retry-After seconds sent with 429.") var retryAfter = 1
     @Option(help: "Added latency per request, in milliseconds.") var latencyMs = 0
-    @Option(help: "Share of token requests answered {\"error\":\"temporarily_unavailable\"} with 200.") var error200Rate = 0.0
+    @Option(name: .customLong("error-200-rate"), help: "Share of token requests answered {\"error\":\"temporarily_unavailable\"} with 200.") var error200Rate = 0.0
 
     @Option(help: "Seed this many users with grants at start.")
     var seed = 0
