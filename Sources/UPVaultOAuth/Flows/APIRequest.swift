@@ -90,7 +90,7 @@ extension OAuthClient {
     static func apiURL(base: String, path: String) throws(OAuthError) -> String {
         try EndpointPolicy.check(base)
         let trimmed = path.drop { $0 == "/" }
-        guard !trimmed.isEmpty, trimmed.count <= 2048,
+        guard !trimmed.isEmpty, !path.hasPrefix("//"), trimmed.count <= 2048,
             !trimmed.contains("://"), !trimmed.contains("#"),
             trimmed.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F && $0 != "\\" })
         else { throw .invalidArgument("the API path must be a relative path such as users/@me") }

@@ -52,7 +52,8 @@ public enum EndpointPolicy {
         switch parsed.scheme {
         case "https": return
         case "http" where isLoopback(host: parsed.host): return
-        default: throw .insecureEndpoint(url)
+        // Without query and fragment: a redirect URL carries a code that must not reach an error message.
+        default: throw .insecureEndpoint(parsed.withoutQuery)
         }
     }
 
