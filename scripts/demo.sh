@@ -1,34 +1,49 @@
 #!/usr/bin/env bash
-# The main job end to end, in a throw-away directory: create a vault, store and read secrets, change
-# the passphrase, verify. Uses a cheap Argon2id cost (1 pass, 8 MiB) so that it runs in seconds.
+# The main job end to end, against the local sandbox provider (upvault-sandbox, which behaves like
+# Jawbone UP did): a kiefer user's plaintext config.json becomes an app and a grant in the vault, the
+# plaintext file is gone, scripts get the token from the vault, the API works, a refresh works. Then the
+# vault basics. Uses a cheap Argon2id cost (1 pass, 8 MiB) so that it runs in seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
-swift build -c release --product upvault >/dev/null
-upvault="$(swift build -c release --show-bin-path)/upvault"
+swift build -c release >/dev/null
+bin="$(swift build -c release --show-bin-path)"
+upvault="$bin/upvault"
 
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+sandbox_pid=""
+trap '[ -n "$sandbox_pid" ] && kill "$sandbox_pid" 2>/dev/null; rm -rf "$work"' EXIT
 export UPVAULT_PATH="$work/vault/vault.upv"
 umask 077
 printf 'first passphrase\n' > "$work/pass"
 export UPVAULT_PASSPHRASE_FILE="$work/pass"
 
+# A provider on loopback, and the kiefer config one of its users kept in plaintext.
+"$bin/upvault-sandbox" --write-kiefer-config "$work/config.json" > "$work/sandbox.log" 2>&1 &
+sandbox_pid=$!
+for _ in $(seq 100); do grep -q 'listening on' "$work/sandbox.log" && break; sleep 0.1; done
+provider="$(sed -n 's/.*listening on //p' "$work/sandbox.log")"
+echo "sandbox provider at $provider"
+
 set -x
 "$upvault" init --kdf 1:8
+"$upvault" import kiefer "$work/config.json" --provider-url "$provider" --shred
+test ! -e "$work/config.json"
+"$upvault" app show up
+"$upvault" grants
+token="$("$upvault" token)"
+"$upvault" api GET users/@me
+"$upvault" token --min-valid 400d > /dev/null   # tokens live a year: asking for 400 days forces a refresh
+"$upvault" grants
 printf 'ghp_example_token' | "$upvault" secret set github-token
-printf 'hunter2\n' | "$upvault" secret set db-password
-"$upvault" secret list
 "$upvault" secret get github-token
 printf 'first passphrase\nsecond passphrase\n' | "$upvault" passwd --passphrase-fd 0 --new-passphrase-fd 0
 printf 'second passphrase\n' > "$work/pass"
-"$upvault" secret get db-password
-"$upvault" secret rm db-password
 "$upvault" fsck
 "$upvault" status
 set +x
-if grep -q -e ghp_example_token -e hunter2 -e github-token "$UPVAULT_PATH"; then
+if grep -q -e "$token" -e ghp_example_token -e github-token "$UPVAULT_PATH"; then
   echo "FAIL: plaintext found in the vault file" >&2
   exit 1
 fi
-echo "demo: ok (no name or value appears in $UPVAULT_PATH)"
+echo "demo: ok (config.json imported and shredded; no token, name or value appears in $UPVAULT_PATH)"

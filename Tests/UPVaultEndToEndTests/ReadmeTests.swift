@@ -46,6 +46,8 @@ import Testing
         try process.run()
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
+        // Whatever a failed snippet left running in the background (the sandbox) goes with the session.
+        kill(-process.processIdentifier, SIGTERM)
         #expect(process.terminationStatus == 0, "README snippets failed:\n\(text)")
         #expect(text.contains("ghp_example_token"))
         #expect(FileManager.default.fileExists(atPath: cli.directory + "/.local/share/upvault/vault.upv"))
