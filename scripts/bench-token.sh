@@ -17,9 +17,11 @@ cp "$work/config.json" "$work/kiefer.json"
 printf 'bench passphrase\n' > "$work/pass"
 export UPVAULT_PATH="$work/vault.upv" UPVAULT_PASSPHRASE_FILE="$work/pass"
 kdf="${KDF:-1:8}"
+# The interpreter itself, not a version-manager shim (pyenv's adds about 50 ms per start).
+py="$(python3 -c 'import sys; print(sys.executable)')"
 "$bin/upvault" init --kdf "$kdf" >/dev/null
 "$bin/upvault" import kiefer "$work/config.json" --provider-url "$provider" --shred 2>/dev/null
 test "$("$bin/upvault" token)" = "$(python3 -c "import json;print(json.load(open('$work/kiefer.json'))['access_token'])")"
 hyperfine -N --warmup 5 --runs "${RUNS:-200}" --export-markdown "${OUT:-/dev/stdout}" \
   -n "upvault token (Argon2id $kdf)" "$bin/upvault token" \
-  -n "python3 reading kiefer config.json" "python3 -c \"import json;print(json.load(open('$work/kiefer.json'))['access_token'])\""
+  -n "python3 reading kiefer config.json" "$py -c \"import json;print(json.load(open('$work/kiefer.json'))['access_token'])\""
