@@ -100,6 +100,40 @@ public final class OAuthClient: Sendable {
         return grant
     }
 
+    /// Finishes a login from redirects received by `listener`. Any local process can reach a loopback
+    /// port, so a redirect whose `state` does not match is ignored (and logged) rather than ending the
+    /// login; the first matching one is exchanged. Throws `transport` when none arrives in `timeout`.
+    public func completeAuthorization(
+        _ request: AuthorizationRequest, listener: LoopbackListener, user: String, timeout: Duration
+    ) async throws(OAuthError) -> Grant {
+        let redirects = listener.redirectURLs
+        let logger = self.logger
+        let matching: String? = await withTaskGroup(of: String?.self) { group in
+            group.addTask {
+                for await url in redirects {
+                    do throws(OAuthError) {
+                        _ = try request.authorizationCode(from: url)
+                        return url
+                    } catch .stateMismatch {
+                        logger.warning("ignored a redirect with a foreign state on the loopback listener")
+                    } catch {
+                        return url  // an error the provider sent (access_denied): completing reports it
+                    }
+                }
+                return nil
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        guard let matching else { throw .transport("no redirect with this login's state arrived within \(timeout)") }
+        return try await completeAuthorization(request, redirectURL: matching, user: user)
+    }
+
     // MARK: Tokens
 
     /// A valid access token for the grant, refreshed first when it expires within `minimumValidity`.

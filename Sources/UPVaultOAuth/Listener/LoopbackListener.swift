@@ -27,7 +27,7 @@ public final class LoopbackListener: Sendable {
         }
         let host = parsed.host == "localhost" ? "127.0.0.1" : parsed.host.trimmingBrackets
         let path = parsed.components.path.isEmpty ? "/" : parsed.components.path
-        let (stream, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let (stream, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingOldest(16))
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
@@ -48,25 +48,8 @@ public final class LoopbackListener: Sendable {
         return LoopbackListener(redirectURI: actual, channel: channel, redirects: stream)
     }
 
-    /// The first request to the redirect path, as a full URL; `transport` on time-out.
-    public func waitForRedirect(timeout: Duration) async throws(OAuthError) -> String {
-        let redirects = self.redirects
-        let result = await withTaskGroup(of: String?.self) { group in
-            group.addTask {
-                var iterator = redirects.makeAsyncIterator()
-                return await iterator.next()
-            }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
-        }
-        guard let result else { throw .transport("no redirect arrived within \(timeout)") }
-        return result
-    }
+    /// The requests to the redirect path, as full URLs, in arrival order (at most 16 waiting).
+    var redirectURLs: AsyncStream<String> { redirects }
 
     public func close() async {
         try? await channel.close()

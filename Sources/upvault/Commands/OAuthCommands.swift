@@ -29,9 +29,9 @@ struct Login: AsyncParsableCommand {
                 do {
                     let request = try client.authorize(app: appName, redirectURI: listener.redirectURI)
                     Terminal.message("Open this URL in a browser and grant access:\n\n  \(request.url)\n\nWaiting for the redirect on \(listener.redirectURI) ...\n")
-                    let redirect = try await listener.waitForRedirect(timeout: timeout.duration)
+                    let grant = try await client.completeAuthorization(request, listener: listener, user: user, timeout: timeout.duration)
                     await listener.close()
-                    return try await client.completeAuthorization(request, redirectURL: redirect, user: user)
+                    return grant
                 } catch {
                     await listener.close()
                     throw error
