@@ -53,11 +53,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The agent: holds the unlocked vault and serves its owner's processes on a Unix socket.
+        .target(
+            name: "UPVaultAgent",
+            dependencies: [
+                "UPVault",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "upvault",
             dependencies: [
                 "UPVault",
                 "UPVaultOAuth",
+                "UPVaultAgent",
                 "CPosixShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -102,3 +102,18 @@ int upv_read_passphrase(const char *prompt, unsigned char *buf, size_t cap, size
     *len = n;
     return 0;
 }
+
+#include <sys/socket.h>
+
+int upv_peer_credentials(int fd, unsigned int *uid, int *pid) {
+    struct ucred credentials;
+    socklen_t length = sizeof(credentials);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) return -1;
+    if (length != sizeof(credentials)) {
+        errno = EINVAL;
+        return -1;
+    }
+    *uid = (unsigned int)credentials.uid;
+    *pid = (int)credentials.pid;
+    return 0;
+}

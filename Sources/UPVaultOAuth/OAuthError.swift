@@ -42,6 +42,8 @@ public enum OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidArgument(String)
     /// The vault refused (wrong entry, I/O, integrity, lock time-out).
     case vault(VaultError)
+    /// The agent refused or could not be reached.
+    case agent(AgentError)
 
     /// True for failures that may succeed when tried again later (network, 5xx, 429).
     public var isTransient: Bool {
@@ -83,6 +85,7 @@ public enum OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unsupported(let what): what
         case .invalidArgument(let reason): reason
         case .vault(let error): error.description
+        case .agent(let error): error.description
         }
     }
 

@@ -14,4 +14,8 @@ int upv_disable_core_dumps(void);
 /// not fit in cap bytes (the rest of the line is consumed and discarded, buf is wiped).
 int upv_read_passphrase(const char *prompt, unsigned char *buf, size_t cap, size_t *len);
 
+/// The uid and pid of the process at the other end of a connected Unix-domain socket (SO_PEERCRED,
+/// whose struct ucred Glibc shows only under _GNU_SOURCE). Returns 0, or -1 with errno set.
+int upv_peer_credentials(int fd, unsigned int *uid, int *pid);
+
 #endif

@@ -144,7 +144,7 @@ enum RecordFrame {
         }
     }
 
-    private static func parse(_ plaintext: UnsafeRawBufferPointer) -> RecordFields? {
+    static func parse(_ plaintext: UnsafeRawBufferPointer) -> RecordFields? {
         guard let length = Padding.unpaddedLength(plaintext, blockSize: UPV1.paddingBlockSize),
               length >= UPV1.payloadHeaderByteCount
         else { return nil }

@@ -24,14 +24,24 @@ extension Vault {
     public func withEntryLock<R>(
         _ key: EntryKey, timeout: Duration = .seconds(60), _ body: () async throws -> R
     ) async throws -> R {
-        let file = try await lockEntry(key, timeout: timeout)
+        try await Self.withEntryLock(vaultPath: path, offset: entryLockOffset(for: key), key: key, timeout: timeout, body)
+    }
+
+    /// The lock at `offset` in the lock file of the vault at `vaultPath` (an agent client asks the agent
+    /// for the offset, which needs the key).
+    static func withEntryLock<R>(
+        vaultPath: String, offset: Int64, key: EntryKey, timeout: Duration, _ body: () async throws -> R
+    ) async throws -> R {
+        guard offset >= entryLockBase, offset < entryLockBase + Int64(entryLockSlots) else {
+            throw AgentError.protocolViolation("entry lock offset out of range")
+        }
+        let file = try await lockEntry(vaultPath: vaultPath, offset: offset, key: key, timeout: timeout)
         defer { withExtendedLifetime(file) {} }
         return try await body()
     }
 
-    private func lockEntry(_ key: EntryKey, timeout: Duration) async throws -> PosixFile {
-        let offset = entryLockOffset(for: key)
-        let file = try PosixFile.open(Vault.lockPath(for: path), flags: O_RDWR | O_CREAT | O_CLOEXEC, mode: 0o600)
+    private static func lockEntry(vaultPath: String, offset: Int64, key: EntryKey, timeout: Duration) async throws -> PosixFile {
+        let file = try PosixFile.open(Vault.lockPath(for: vaultPath), flags: O_RDWR | O_CREAT | O_CLOEXEC, mode: 0o600)
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: timeout)
         var pause = Duration.milliseconds(2)
@@ -43,7 +53,7 @@ extension Vault {
         }
     }
 
-    func entryLockOffset(for key: EntryKey) -> Int64 {
+    package func entryLockOffset(for key: EntryKey) -> Int64 {
         let message = [key.kind.rawValue] + Array(key.name.utf8)
         let code = state.withLock { BLAKE2b.authenticationCode(for: message, using: $0.keys.entryLock) }
         let slot = code.prefix(8).reduce(UInt64(0)) { ($0 << 8) | UInt64($1) } % Vault.entryLockSlots

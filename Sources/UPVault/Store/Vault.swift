@@ -36,6 +36,8 @@ public final class Vault: Sendable {
         var index: [EntryKey: RecordLocation]
         var scratch: SecureBox
         var unusable = false
+        /// The keys were wiped (`wipeKeys`): nothing can be read or written any more.
+        var wiped = false
 
         var identity: LogIdentity { LogIdentity(vaultID: header.vaultID, generation: header.generation) }
         var deadRecordCount: Int { Int(committed.count) - index.count }
@@ -123,6 +125,33 @@ public final class Vault: Sendable {
         try open(at: path, logger: logger) { (header) throws(VaultError) -> VaultKeys in
             try Unlock.withRecoveryKey(recoveryKey, header: header)
         }
+    }
+
+    /// Opens the vault with its master key (the agent, handed the key by `upvault unlock` over a pipe).
+    /// The header MAC proves the key right; a wrong key is `wrongPassphraseOrDamagedHeader`.
+    package static func open(
+        at path: String, masterKey: consuming SecureBytes, logger: Logger = Vault.silentLogger
+    ) throws(VaultError) -> Vault {
+        guard masterKey.count == KeyDerivation.masterKeyByteCount else { throw .wrongPassphraseOrDamagedHeader }
+        let box = SecureBox(masterKey)
+        return try open(at: path, logger: logger) { (_) throws(VaultError) -> VaultKeys in
+            VaultKeys(masterKey: box.bytes.duplicate())
+        }
+    }
+
+    /// Zeroes and frees this handle's keys and decrypted scratch now, whoever else still holds the
+    /// handle (the agent locking). Every later operation on it fails with `handleUnusable`.
+    package func wipeKeys() {
+        state.withLock { state in
+            state.wiped = true
+            state.keys = VaultKeys(masterKey: SecureBytes(count: KeyDerivation.masterKeyByteCount))
+            state.scratch = SecureBox(SecureBytes(count: 0))
+        }
+    }
+
+    /// The master key, for `upvault unlock` to hand to the agent it starts. Nothing else may call this.
+    package func withMasterKey<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try state.withLock { state in try state.keys.masterKey.withUnsafeBytes(body) }
     }
 
     private static func open(
@@ -244,7 +273,7 @@ public final class Vault: Sendable {
     private func locked<R: ~Copyable>(
         _ state: inout State, exclusive: Bool, _ body: (inout State) throws(VaultError) -> R
     ) throws(VaultError) -> R {
-        if exclusive && state.unusable { throw .handleUnusable }
+        if state.wiped || (exclusive && state.unusable) { throw .handleUnusable }
         try lockFile.lock(exclusive: exclusive)
         defer { lockFile.unlock() }
         do {

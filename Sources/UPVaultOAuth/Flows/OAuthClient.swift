@@ -17,7 +17,8 @@ import Glibc
 /// New tokens are durable in the vault (written and `fdatasync`ed) before any of these returns them.
 /// Call `shutdown()` when done: it closes the HTTP client's connections, if one was started.
 public final class OAuthClient: Sendable {
-    public let vault: Vault
+    /// The vault itself, or the agent serving it.
+    public let vault: any VaultStore
     let transport: any HTTPTransport
     let logger: Logger
     let now: @Sendable () -> Int64
@@ -27,13 +28,13 @@ public final class OAuthClient: Sendable {
     ///   - connectionsPerHost: the HTTP connection pool's size for one provider.
     ///   - logger: where the flows log (endpoint hosts and statuses at debug level; never tokens,
     ///     codes, secrets or bodies). The library never configures logging itself.
-    public convenience init(vault: Vault, connectionsPerHost: Int = 16, logger: Logger = Vault.silentLogger) {
+    public convenience init(vault: any VaultStore, connectionsPerHost: Int = 16, logger: Logger = Vault.silentLogger) {
         self.init(
             vault: vault, transport: AsyncHTTPTransport(connectionsPerHost: connectionsPerHost, logger: logger),
             logger: logger, now: { Self.unixTime() })
     }
 
-    init(vault: Vault, transport: any HTTPTransport, logger: Logger, now: @escaping @Sendable () -> Int64) {
+    init(vault: any VaultStore, transport: any HTTPTransport, logger: Logger, now: @escaping @Sendable () -> Int64) {
         self.vault = vault
         self.transport = transport
         self.logger = logger
@@ -52,7 +53,7 @@ public final class OAuthClient: Sendable {
     // MARK: Entries
 
     public func app(named name: String) throws(OAuthError) -> App {
-        guard let app = try vaultCall({ () throws(VaultError) in try vault.entry(App.self, named: name) }) else {
+        guard let app = try vaultCall({ try vault.entry(App.self, named: name) }) else {
             throw .vault(.entryNotFound(EntryKey(.app, name)))
         }
         return app
@@ -60,14 +61,14 @@ public final class OAuthClient: Sendable {
 
     public func grant(app: String, user: String) throws(OAuthError) -> Grant {
         let name = "\(app)/\(user)"
-        guard let grant = try vaultCall({ () throws(VaultError) in try vault.entry(Grant.self, named: name) }) else {
+        guard let grant = try vaultCall({ try vault.entry(Grant.self, named: name) }) else {
             throw .vault(.entryNotFound(EntryKey(.grant, name)))
         }
         return grant
     }
 
     func store(_ grant: Grant) throws(OAuthError) {
-        try vaultCall { () throws(VaultError) in try vault.put(grant) }
+        try vaultCall { try vault.put(grant) }
     }
 
     // MARK: Login
@@ -255,17 +256,18 @@ public final class OAuthClient: Sendable {
     }
 
     func validateName(_ grant: Grant) throws(OAuthError) {
-        try vaultCall { () throws(VaultError) in try EntryName.validate(EntryKey(.grant, grant.entryName)) }
+        try vaultCall { try EntryName.validate(EntryKey(.grant, grant.entryName)) as Void }
     }
 
-    func vaultCall<R>(_ body: () throws(VaultError) -> R) throws(OAuthError) -> R {
-        do { return try body() } catch { throw .vault(error) }
+    func vaultCall<R>(_ body: () throws -> R) throws(OAuthError) -> R {
+        do { return try body() } catch { throw Self.oauthError(error) }
     }
 
     static func oauthError(_ error: any Error) -> OAuthError {
         switch error {
         case let error as OAuthError: error
         case let error as VaultError: .vault(error)
+        case let error as AgentError: .agent(error)
         case is CancellationError: .transport("cancelled")
         default: .transport("\(type(of: error))")
         }

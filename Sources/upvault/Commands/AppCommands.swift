@@ -27,7 +27,7 @@ struct AppCommand: ParsableCommand {
                 throw CLIError(description: "unknown provider '\(provider)' (jawbone or generic)", exitStatus: .usage)
             }
             try EntryName.validate(EntryKey(.app, name))
-            let vault = try options.openVault()
+            let vault = try options.openStore()
             if !replace, try vault.contains(EntryKey(.app, name)) {
                 throw CLIError(description: "app \(name) already exists (use --replace to overwrite it)", exitStatus: .usage)
             }
@@ -52,7 +52,7 @@ struct AppCommand: ParsableCommand {
         @OptionGroup var options: GlobalOptions
 
         func run() throws {
-            let vault = try options.openVault()
+            let vault = try options.openStore()
             let apps = try vault.names(of: .app).compactMap { try vault.entry(App.self, named: $0) }
             if options.json {
                 try JSONOutput.print(apps.map { ["name": $0.name, "provider": $0.provider, "client_id": $0.clientID] })
@@ -69,7 +69,7 @@ struct AppCommand: ParsableCommand {
         @Argument var name: String
 
         func run() throws {
-            let vault = try options.openVault()
+            let vault = try options.openStore()
             guard let app = try vault.entry(App.self, named: name) else { throw VaultError.entryNotFound(EntryKey(.app, name)) }
             let now = Clock.now()
             let secrets = app.clientSecrets.map { secret in
@@ -104,7 +104,7 @@ struct AppCommand: ParsableCommand {
         @Flag(help: "Also delete every grant of the app.") var grants = false
 
         func run() throws {
-            let vault = try options.openVault()
+            let vault = try options.openStore()
             guard try vault.contains(EntryKey(.app, name)) else { throw VaultError.entryNotFound(EntryKey(.app, name)) }
             let owned = try vault.names(of: .grant).filter { $0.hasPrefix(name + "/") }
             if !owned.isEmpty && !grants {

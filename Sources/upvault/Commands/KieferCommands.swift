@@ -30,7 +30,7 @@ struct ImportKiefer: ParsableCommand {
             throw CLIError(description: "unknown provider '\(provider)' (jawbone or generic)", exitStatus: .usage)
         }
         let (kiefer, mode) = try KieferConfig.read(path: config)
-        let vault = try options.openVault()
+        let vault = try options.openStore()
         let result = try KieferMigration.importConfig(
             kiefer, into: vault, app: app, user: user, preset: preset, endpoints: try endpoints.resolve(preset: preset),
             replace: replace, now: Clock.now())
@@ -73,7 +73,7 @@ struct ExportKiefer: ParsableCommand {
             throw CLIError(
                 description: "this prints the client secret and tokens in clear; add --reveal to confirm", exitStatus: .usage)
         }
-        let vault = try options.openVault()
+        let vault = try options.openStore()
         let appName = try selection.appName(in: vault, environment: options.environment)
         guard let app = try vault.entry(App.self, named: appName) else { throw VaultError.entryNotFound(EntryKey(.app, appName)) }
         var grant: Grant?

@@ -15,8 +15,12 @@ struct Status: ParsableCommand {
         let path = options.vaultPath
         guard access(path, F_OK) == 0 else { throw VaultError.vaultNotFound(path: path) }
         let summary = try Vault.inspect(at: path)
+        let agent = try AgentClient.connect(vaultPath: path, environment: options.environment)?.status()
         let report = StatusReport(
-            path: summary.path, state: "locked", format: "UPV\(summary.formatVersion)", vaultID: summary.vaultID,
+            path: summary.path, state: agent == nil ? "locked" : "unlocked",
+            agentPID: agent?.pid, locksAt: agent.map { Clock.iso8601($0.expiresAt) },
+            idleLocksAt: agent.map { Clock.iso8601($0.idleExpiresAt) },
+            secondsLeft: agent.map { max(0, min($0.expiresAt, $0.idleExpiresAt) - Clock.now()) }, format: "UPV\(summary.formatVersion)", vaultID: summary.vaultID,
             generation: summary.generation, createdAt: summary.createdAt, kdf: summary.kdf?.description,
             recoveryKey: summary.hasRecoveryKey, fileSize: summary.fileSize)
         if options.json {
@@ -25,7 +29,7 @@ struct Status: ParsableCommand {
         }
         Terminal.out("""
             vault:        \(report.path)
-            state:        \(report.state) (no agent yet: every command asks for the passphrase)
+            state:        \(agent.map { "unlocked (agent pid \($0.pid)): locks at \(Clock.iso8601($0.expiresAt)) or after \(Clock.remaining($0.idleExpiresAt)) without use" } ?? "locked (commands ask for the passphrase; 'upvault unlock' to unlock once)")
             format:       \(report.format), generation \(report.generation), created \(report.createdAt) (unix time)
             key:          \(report.kdf ?? "none")\(report.recoveryKey ? ", plus a recovery key" : "")
             file size:    \(report.fileSize) bytes
@@ -36,6 +40,10 @@ struct Status: ParsableCommand {
     struct StatusReport: Encodable {
         var path: String
         var state: String
+        var agentPID: Int32?
+        var locksAt: String?
+        var idleLocksAt: String?
+        var secondsLeft: Int64?
         var format: String
         var vaultID: String
         var generation: UInt64
@@ -47,6 +55,10 @@ struct Status: ParsableCommand {
         enum CodingKeys: String, CodingKey {
             case path, state, format, generation, kdf
             case vaultID = "vault_id"
+            case agentPID = "agent_pid"
+            case locksAt = "locks_at"
+            case idleLocksAt = "idle_locks_at"
+            case secondsLeft = "seconds_left"
             case createdAt = "created_at"
             case recoveryKey = "recovery_key"
             case fileSize = "file_size"

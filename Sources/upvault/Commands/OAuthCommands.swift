@@ -21,7 +21,7 @@ struct Login: AsyncParsableCommand {
 
     func run() async throws {
         try EntryName.validate(EntryKey(.grant, "x/\(user)"))
-        let vault = try options.openVault()
+        let vault = try options.openStore()
         let appName = try GrantSelection.appName(explicit: app, in: vault, environment: options.environment)
         let grant = try await withOAuthClient(vault) { client in
             if listen {
@@ -62,11 +62,17 @@ struct Token: AsyncParsableCommand {
     var minValid = DurationArgument(argument: "5m")!
 
     func run() async throws {
-        let vault = try options.openVault()
+        let vault = try options.openStore()
         let app = try selection.appName(in: vault, environment: options.environment)
         let user = try selection.userLabel(app: app, in: vault, environment: options.environment)
-        let token = try await withOAuthClient(vault) { client in
-            try await client.accessToken(app: app, user: user, minimumValidity: minValid.duration)
+        let token: String
+        if let agent = vault as? AgentClient {
+            // The agent refreshes when needed: this process starts no HTTP client.
+            token = try agent.accessToken(app: app, user: user, minimumValidity: minValid.duration)
+        } else {
+            token = try await withOAuthClient(vault) { client in
+                try await client.accessToken(app: app, user: user, minimumValidity: minValid.duration)
+            }
         }
         if options.json {
             try JSONOutput.print(["access_token": token])
@@ -84,7 +90,7 @@ struct Grants: ParsableCommand {
     @Option(help: "Only this app's grants.") var app: String?
 
     func run() throws {
-        let vault = try options.openVault()
+        let vault = try options.openStore()
         let names = try vault.names(of: .grant).filter { app == nil || $0.hasPrefix(app! + "/") }
         let grants = try names.compactMap { try vault.entry(Grant.self, named: $0) }
         if options.json {
@@ -145,7 +151,7 @@ struct RecoverRefreshToken: AsyncParsableCommand {
     @OptionGroup var selection: GrantSelection
 
     func run() async throws {
-        let vault = try options.openVault()
+        let vault = try options.openStore()
         let app = try selection.appName(in: vault, environment: options.environment)
         let user = try selection.userLabel(app: app, in: vault, environment: options.environment)
         try await withOAuthClient(vault) { client in _ = try await client.recoverRefreshToken(app: app, user: user) }
@@ -172,7 +178,7 @@ struct API: AsyncParsableCommand {
             }
             return (String(field[..<equals]), String(field[field.index(after: equals)...]))
         }
-        let vault = try options.openVault()
+        let vault = try options.openStore()
         let app = try selection.appName(in: vault, environment: options.environment)
         let user = try selection.userLabel(app: app, in: vault, environment: options.environment)
         do {

@@ -21,7 +21,7 @@ struct SecretCommand: ParsableCommand {
 
         func run() throws {
             try EntryName.validate(EntryKey(.secret, name))
-            let vault = try options.openVault()
+            let vault = try options.openStore()
             let value = try SecretInput.read(name: name, raw: raw)
             try vault.setSecret(value, named: name)
             if !options.json { Terminal.error("stored secret '\(name)'") }
@@ -36,7 +36,7 @@ struct SecretCommand: ParsableCommand {
         @Flag(help: "Print the value without a trailing newline.") var raw = false
 
         func run() throws {
-            let vault = try options.openVault()
+            let vault = try options.openStore()
             guard let value = try vault.secret(named: name) else {
                 throw VaultError.entryNotFound(EntryKey(.secret, name))
             }
@@ -58,7 +58,7 @@ struct SecretCommand: ParsableCommand {
         @OptionGroup var options: GlobalOptions
 
         func run() throws {
-            let vault = try options.openVault()
+            let vault = try options.openStore()
             let names = try vault.secretNames()
             if options.json {
                 try JSONOutput.print(names)
@@ -75,7 +75,7 @@ struct SecretCommand: ParsableCommand {
         @Argument var name: String
 
         func run() throws {
-            let vault = try options.openVault()
+            let vault = try options.openStore()
             guard try vault.removeSecret(named: name) else {
                 throw VaultError.entryNotFound(EntryKey(.secret, name))
             }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import UPVault
+import UPVaultAgent
 import UPVaultOAuth
 
 #if canImport(Glibc)
@@ -17,9 +18,9 @@ struct UPVaultCommand: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            Init.self, SecretCommand.self, AppCommand.self, Login.self, Token.self, Grants.self, API.self,
-            RecoverRefreshToken.self, Import.self, Export.self, Passwd.self, Rekey.self, Status.self, Fsck.self,
-            Compact.self,
+            Init.self, Unlock.self, Lock.self, SecretCommand.self, AppCommand.self, Login.self, Token.self,
+            Grants.self, API.self, RecoverRefreshToken.self, Import.self, Export.self, Passwd.self, Rekey.self,
+            Status.self, Fsck.self, Compact.self, AgentCommand.self,
         ]
     )
 
@@ -33,16 +34,10 @@ struct UPVaultCommand: AsyncParsableCommand {
                 try command.run()
             }
             Glibc.exit(0)
-        } catch let error as VaultError {
-            fail(error.description, code: ExitStatus.of(error))
-        } catch let error as PassphraseError {
-            fail(error.description, code: ExitStatus.of(error))
-        } catch let error as OAuthError {
-            fail(error.description, code: ExitStatus.of(error))
-        } catch let error as KieferError {
-            fail(error.description, code: ExitStatus.of(error))
-        } catch let error as CLIError {
-            fail(error.description, code: error.exitStatus)
+        } catch let error where ExitStatus.describe(error) != nil {
+            let (message, code) = ExitStatus.describe(error)!
+            Terminal.error(message)
+            Glibc.exit(code)
         } catch {
             // Help, version and usage errors, formatted by ArgumentParser (usage exits 64).
             Self.exit(withError: error)

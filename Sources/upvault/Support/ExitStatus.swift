@@ -1,4 +1,5 @@
 import UPVault
+import UPVaultAgent
 import UPVaultOAuth
 
 /// The documented, stable exit codes (README "Exit codes").
@@ -26,6 +27,8 @@ enum ExitStatus: Int32 {
     static func of(_ error: OAuthError) -> ExitStatus {
         switch error {
         case .vault(let error): of(error)
+        case .agent(.refused(_, let code)): ExitStatus(rawValue: code) ?? .failure
+        case .agent(let error): of(error)
         case _ where error.needsReauthorization: .needsReauthorization
         case _ where error.isTransient: .unavailable
         case .insecureEndpoint, .invalidArgument, .malformedURL: .usage
@@ -37,6 +40,27 @@ enum ExitStatus: Int32 {
         switch error {
         case .grantExists, .appConflict: .usage
         default: .failure
+        }
+    }
+
+    static func of(_ error: AgentError) -> ExitStatus {
+        switch error {
+        case .socketPathTooLong: .usage
+        default: .failure
+        }
+    }
+
+    /// The one line and the exit code for every error upvault knows; nil for ArgumentParser's own.
+    static func describe(_ error: any Error) -> (message: String, code: Int32)? {
+        switch error {
+        case let error as VaultError: (error.description, of(error).rawValue)
+        case let error as PassphraseError: (error.description, of(error).rawValue)
+        case let error as OAuthError: (error.description, of(error).rawValue)
+        case let error as KieferError: (error.description, of(error).rawValue)
+        case let error as CLIError: (error.description, error.exitStatus.rawValue)
+        case AgentError.refused(let message, let code): (message, code)
+        case let error as AgentError: (error.description, of(error).rawValue)
+        default: nil
         }
     }
 

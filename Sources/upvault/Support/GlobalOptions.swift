@@ -40,6 +40,15 @@ struct GlobalOptions: ParsableArguments {
         try openVault(with: try readPassphrase())
     }
 
+    /// The agent when one serves this vault, else the vault opened with the passphrase (which exits 75
+    /// at once when there is no way to ask for one).
+    func openStore() throws -> any VaultStore {
+        let path = vaultPath
+        guard access(path, F_OK) == 0 else { throw VaultError.vaultNotFound(path: path) }
+        if let agent = try AgentClient.connect(vaultPath: path, environment: environment) { return agent }
+        return try openVault()
+    }
+
     /// The passphrase for the vault, read only after checking that there is a vault to open.
     func readPassphrase() throws -> SecureBytes {
         let path = vaultPath

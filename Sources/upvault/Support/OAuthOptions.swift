@@ -15,11 +15,11 @@ struct GrantSelection: ParsableArguments {
     @Option(help: ArgumentHelp("The user's label (default: $UPVAULT_USER, else the app's only grant).", valueName: "label"))
     var user: String?
 
-    func appName(in vault: Vault, environment: [String: String]) throws -> String {
+    func appName(in vault: any VaultStore, environment: [String: String]) throws -> String {
         try Self.appName(explicit: app, in: vault, environment: environment)
     }
 
-    static func appName(explicit app: String?, in vault: Vault, environment: [String: String]) throws -> String {
+    static func appName(explicit app: String?, in vault: any VaultStore, environment: [String: String]) throws -> String {
         if let app { return app }
         if let app = environment["UPVAULT_APP"], !app.isEmpty { return app }
         let names = try vault.names(of: .app)
@@ -31,7 +31,7 @@ struct GrantSelection: ParsableArguments {
     }
 
     /// The user label for an existing grant of `app`.
-    func userLabel(app: String, in vault: Vault, environment: [String: String]) throws -> String {
+    func userLabel(app: String, in vault: any VaultStore, environment: [String: String]) throws -> String {
         if let user { return user }
         if let user = environment["UPVAULT_USER"], !user.isEmpty { return user }
         let users = try vault.names(of: .grant).filter { $0.hasPrefix(app + "/") }.map { String($0.dropFirst(app.count + 1)) }
@@ -44,7 +44,7 @@ struct GrantSelection: ParsableArguments {
 }
 
 /// Runs `body` with an OAuth client on the opened vault, and closes the HTTP client afterwards.
-func withOAuthClient<R>(_ vault: Vault, _ body: (OAuthClient) async throws -> R) async throws -> R {
+func withOAuthClient<R>(_ vault: any VaultStore, _ body: (OAuthClient) async throws -> R) async throws -> R {
     let client = OAuthClient(vault: vault)
     do {
         let result = try await body(client)
@@ -92,6 +92,17 @@ enum Clock {
     }
 }
 
+extension Clock {
+    /// `7h59m`, `12m30s`, `45s` until `deadline`.
+    static func remaining(_ deadline: Int64) -> String {
+        let seconds = max(0, deadline - now())
+        let (hours, minutes, rest) = (seconds / 3600, seconds % 3600 / 60, seconds % 60)
+        if hours > 0 { return "\(hours)h\(minutes)m" }
+        if minutes > 0 { return "\(minutes)m\(rest)s" }
+        return "\(rest)s"
+    }
+}
+
 enum LineInput {
     /// One line from stdin (at most 8 KiB), without its line ending; nil at end of input.
     static func readLine(prompt: String?) -> String? {
@@ -107,5 +118,26 @@ enum LineInput {
         }
         if bytes.last == UInt8(ascii: "\r") { bytes.removeLast() }
         return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+enum Thread {
+    private final class Box {
+        let body: @Sendable () -> Void
+        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    }
+
+    /// A detached POSIX thread for the agent's blocking accept loop.
+    static func detachForAgent(_ body: @escaping @Sendable () -> Void) {
+        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        var thread = pthread_t()
+        guard pthread_create(&thread, nil, { raw in
+            Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
+            return nil
+        }, box) == 0 else {
+            Unmanaged<Box>.fromOpaque(box).takeRetainedValue().body()
+            return
+        }
+        pthread_detach(thread)
     }
 }

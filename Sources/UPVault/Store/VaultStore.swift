@@ -1,0 +1,65 @@
+/// What a vault handle can do, whether it holds the keys itself (`Vault`, opened with the passphrase)
+/// or asks the unlocked agent (`AgentClient`). Apps and the OAuth flows are written against this, so
+/// they behave the same either way; `VaultStore.connect` picks the agent when one serves the vault.
+public protocol VaultStore: AnyObject, Sendable {
+    /// The vault file's path.
+    var path: String { get }
+    /// The raw value of an entry, in secure memory, or nil when there is none.
+    func value(for key: EntryKey) throws -> SecureBytes?
+    /// The names of all entries of one kind, sorted.
+    func names(of kind: EntryKind) throws -> [String]
+    func contains(_ key: EntryKey) throws -> Bool
+    /// Applies every change made in `body` as one durable batch, all or nothing.
+    func write(_ body: (inout VaultTransaction) throws -> Void) throws
+    /// Runs `body` holding the cross-process lock of one entry (see `Vault.withEntryLock`).
+    func withEntryLock<R>(_ key: EntryKey, timeout: Duration, _ body: () async throws -> R) async throws -> R
+}
+
+extension Vault: VaultStore {}
+
+extension VaultStore {
+    public func put(_ key: EntryKey, value: borrowing SecureBytes) throws {
+        try write { transaction in try transaction.put(key, value: value) }
+    }
+
+    /// Deletes an entry; false (and nothing written) when there was none.
+    @discardableResult
+    public func remove(_ key: EntryKey) throws -> Bool {
+        guard try contains(key) else { return false }
+        try write { transaction in transaction.remove(key) }
+        return true
+    }
+
+    public func secret(named name: String) throws -> SecureBytes? {
+        try value(for: EntryKey(.secret, name))
+    }
+
+    public func setSecret(_ value: borrowing SecureBytes, named name: String) throws {
+        try put(EntryKey(.secret, name), value: value)
+    }
+
+    @discardableResult
+    public func removeSecret(named name: String) throws -> Bool {
+        try remove(EntryKey(.secret, name))
+    }
+
+    public func secretNames() throws -> [String] {
+        try names(of: .secret)
+    }
+
+    /// The entry of type `E` named `name`, or nil when there is none.
+    public func entry<E: CodableEntry>(_ type: E.Type, named name: String) throws -> E? {
+        let key = EntryKey(E.kind, name)
+        guard let value = try value(for: key) else { return nil }
+        return try E.decode(value, key: key)
+    }
+
+    /// Stores an entry under its `entryName`, replacing any previous one.
+    public func put<E: CodableEntry>(_ entry: E) throws {
+        try write { transaction in try transaction.put(entry) }
+    }
+
+    public func withEntryLock<R>(_ key: EntryKey, _ body: () async throws -> R) async throws -> R {
+        try await withEntryLock(key, timeout: .seconds(60), body)
+    }
+}
