@@ -58,6 +58,7 @@ let package = Package(
             name: "UPVaultAgent",
             dependencies: [
                 "UPVault",
+                "CPosixShims",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -117,3 +117,20 @@ int upv_peer_credentials(int fd, unsigned int *uid, int *pid) {
     *pid = (int)credentials.pid;
     return 0;
 }
+
+#include <sys/mman.h>
+
+int upv_memfd(const char *name) {
+    /* No MFD_CLOEXEC: the descriptor is meant to survive exec into the child. */
+    return memfd_create(name, MFD_ALLOW_SEALING);
+}
+
+int upv_seal(int fd) {
+    return fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
+}
+
+#include <spawn.h>
+
+int upv_spawn_close_from(void *actions, int lowest) {
+    return posix_spawn_file_actions_addclosefrom_np((posix_spawn_file_actions_t *)actions, lowest);
+}

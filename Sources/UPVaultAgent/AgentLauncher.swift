@@ -1,4 +1,5 @@
 public import UPVault
+import CPosixShims
 
 #if canImport(Glibc)
 import Glibc
@@ -40,6 +41,9 @@ public enum AgentLauncher {
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, keyRead, keyDescriptor)
         posix_spawn_file_actions_adddup2(&actions, readyWrite, readyDescriptor)
+        // Nothing else crosses over: not the vault's files, not a parent's pipes or sockets (a test
+        // harness that waits for its child's descriptors to close would otherwise wait for the agent).
+        _ = withUnsafeMutablePointer(to: &actions) { upv_spawn_close_from($0, readyDescriptor + 1) }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }

@@ -14,7 +14,7 @@ import Glibc
 /// on `lock`, on its absolute and idle time-outs, on SIGTERM/SIGINT, and when the vault was re-keyed.
 public final class AgentServer: @unchecked Sendable {
     /// Performs the `token` operation (the CLI wires the OAuth flows in).
-    public typealias TokenProvider = @Sendable (_ app: String, _ user: String, _ minimumValidity: Duration) async throws -> String
+    public typealias TokenProvider = @Sendable (_ app: String, _ user: String, _ minimumValidity: Duration, _ force: Bool) async throws -> String
     /// Turns an error into the message and exit code a client shows (the CLI's mapping).
     public typealias FailureDescription = @Sendable (any Error) -> (message: String, exitCode: Int32)
 
@@ -241,7 +241,8 @@ public final class AgentServer: @unchecked Sendable {
         case .token:
             guard let app = request.app, let user = request.user else { throw AgentRequestError("token needs app and user") }
             let margin = Duration.seconds(max(0, request.minValid ?? 300))
-            response.value = try Self.wait { try await self.token(app, user, margin) }
+            let force = request.force ?? false
+            response.value = try Self.wait { try await self.token(app, user, margin, force) }
         case .lock:
             // Gone before the answer: the socket first (no new client reaches us), then the keys.
             stopping.store(true, ordering: .relaxed)

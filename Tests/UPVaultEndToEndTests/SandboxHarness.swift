@@ -40,10 +40,21 @@ final class Sandbox: @unchecked Sendable {
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
+    private var stopped = false
+
     func stop() async {
+        stopped = true
         try? await http.shutdown()
         process.terminate()
         process.waitUntilExit()
+    }
+
+    /// A test that failed before `stop()` still leaves nothing running.
+    deinit {
+        if !stopped {
+            try? http.syncShutdown()
+            process.terminate()
+        }
     }
 
     enum SandboxError: Error { case didNotStart(String), http(Int, String) }

@@ -18,4 +18,15 @@ int upv_read_passphrase(const char *prompt, unsigned char *buf, size_t cap, size
 /// whose struct ucred Glibc shows only under _GNU_SOURCE). Returns 0, or -1 with errno set.
 int upv_peer_credentials(int fd, unsigned int *uid, int *pid);
 
+/// An anonymous in-memory file (memfd_create with sealing allowed, without close-on-exec): a path
+/// under /dev/fd that exists only for this process and the program it executes.
+int upv_memfd(const char *name);
+
+/// Seals a memfd against any further change of contents or size.
+int upv_seal(int fd);
+
+/// Adds "close every descriptor from `lowest` up" to a posix_spawn_file_actions_t (glibc 2.34+), so a
+/// spawned daemon inherits nothing it was not given on purpose.
+int upv_spawn_close_from(void *actions, int lowest);
+
 #endif

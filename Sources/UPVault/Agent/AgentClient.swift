@@ -101,12 +101,14 @@ public final class AgentClient: VaultStore, @unchecked Sendable {
         return status
     }
 
-    /// A valid access token for a grant, refreshed by the agent when it expires within `minimumValidity`.
-    public func accessToken(app: String, user: String, minimumValidity: Duration) throws(AgentError) -> String {
+    /// A valid access token for a grant, refreshed by the agent when it expires within `minimumValidity`
+    /// (or in any case with `forceRefresh`).
+    public func accessToken(app: String, user: String, minimumValidity: Duration, forceRefresh: Bool = false) throws(AgentError) -> String {
         let response = try request(.token) { request in
             request.app = app
             request.user = user
             request.minValid = minimumValidity.components.seconds
+            request.force = forceRefresh
         }
         guard let token = response.value else { throw .protocolViolation("token without a value") }
         return token

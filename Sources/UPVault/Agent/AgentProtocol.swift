@@ -100,6 +100,8 @@ package struct AgentRequest: Codable, Sendable {
     package var user: String?
     /// Seconds.
     package var minValid: Int64?
+    /// `token`: refresh now, whatever the expiry.
+    package var force: Bool?
     package var ttl: Int64?
     package var idle: Int64?
 
@@ -109,7 +111,7 @@ package struct AgentRequest: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case op, vault, kind, name, changes, app, user, ttl, idle
+        case op, vault, kind, name, changes, app, user, ttl, idle, force
         case minValid = "min_valid"
     }
 }

@@ -97,7 +97,10 @@ struct AgentCommand: AsyncParsableCommand {
             oauth = OAuthClient(vault: opened)
             server = AgentServer(
                 vault: opened, socketPath: socket, ttl: .seconds(ttl), idle: .seconds(idle),
-                token: { app, user, margin in try await oauth.accessToken(app: app, user: user, minimumValidity: margin) },
+                token: { app, user, margin, force in
+                    if force { return try await oauth.refresh(app: app, user: user).accessToken }
+                    return try await oauth.accessToken(app: app, user: user, minimumValidity: margin)
+                },
                 describe: { error in ExitStatus.describe(error) ?? ("\(type(of: error))", 1) })
         } catch {
             AgentLauncher.report("E " + (ExitStatus.describe(error)?.message ?? "cannot open the vault"))

@@ -60,6 +60,8 @@ struct Token: AsyncParsableCommand {
     @OptionGroup var selection: GrantSelection
     @Option(help: "Refresh first when the token expires within this long (300, 90s, 5m, 8h, 14d).")
     var minValid = DurationArgument(argument: "5m")!
+    @Flag(help: "Refresh now, whatever the expiry (an imported token's expiry is unknown until its first refresh).")
+    var refresh = false
 
     func run() async throws {
         let vault = try options.openStore()
@@ -68,10 +70,11 @@ struct Token: AsyncParsableCommand {
         let token: String
         if let agent = vault as? AgentClient {
             // The agent refreshes when needed: this process starts no HTTP client.
-            token = try agent.accessToken(app: app, user: user, minimumValidity: minValid.duration)
+            token = try agent.accessToken(app: app, user: user, minimumValidity: minValid.duration, forceRefresh: refresh)
         } else {
             token = try await withOAuthClient(vault) { client in
-                try await client.accessToken(app: app, user: user, minimumValidity: minValid.duration)
+                if refresh { return try await client.refresh(app: app, user: user).accessToken }
+                return try await client.accessToken(app: app, user: user, minimumValidity: minValid.duration)
             }
         }
         if options.json {

@@ -1,0 +1,259 @@
+import Foundation
+import Testing
+
+extension CLI {
+    /// A vault with one secret, unlocked; afterwards the passphrase file is out of the environment, so
+    /// every later command can only succeed through the agent.
+    static func unlocked(_ arguments: [String] = []) throws -> CLI {
+        var cli = CLI()
+        cli.environment["UPVAULT_AGENT_SOCK"] = cli.directory + "/run/agent.sock"
+        try cli.initVault()
+        #expect(try cli.run(["secret", "set", "api-key"], input: "value-1\n").status == 0)
+        let unlock = try cli.run(["unlock"] + arguments)
+        #expect(unlock.status == 0, "unlock: \(unlock.stderr)")
+        cli.environment["UPVAULT_PASSPHRASE_FILE"] = nil
+        return cli
+    }
+
+    func agentPID() throws -> Int32? {
+        let status = try run(["status", "--json"]).stdout
+        let object = try JSONSerialization.jsonObject(with: Data(status.utf8)) as? [String: Any]
+        return (object?["agent_pid"] as? NSNumber)?.int32Value
+    }
+
+    /// Locks the agent, or kills it if it does not answer.
+    func stopAgent() {
+        let pid = try? agentPID()
+        _ = try? run(["lock"])
+        if let pid { kill(pid, SIGKILL) }
+    }
+}
+
+/// `upvault unlock`, the agent, and what it refuses.
+@Suite struct AgentTests {
+    @Test func unlockOnceThenNoPassphraseUntilLock() throws {
+        let cli = try CLI.unlocked()
+        defer { cli.stopAgent(); cli.cleanUp() }
+        for _ in 0..<20 {
+            let get = try cli.run(["secret", "get", "api-key"])
+            #expect(get.status == 0 && get.stdout == "value-1\n", "\(get.stderr)")
+        }
+        #expect(try cli.run(["secret", "set", "other"], input: "value-2\n").status == 0)
+        #expect(try cli.run(["secret", "list"]).stdout == "api-key\nother\n")
+        let status = try cli.run(["status"]).stdout
+        #expect(status.contains("unlocked (agent pid"))
+        #expect(try cli.run(["lock"]).status == 0)
+        let after = try cli.run(["secret", "get", "api-key"])
+        #expect(after.status == 75)
+        #expect(try cli.run(["status"]).stdout.contains("locked (commands ask"))
+    }
+
+    @Test func idleTimeOutLocks() throws {
+        let cli = try CLI.unlocked(["--idle", "1s"])
+        defer { cli.stopAgent(); cli.cleanUp() }
+        #expect(try cli.run(["secret", "get", "api-key"]).status == 0)
+        Thread.sleep(forTimeInterval: 2.5)
+        #expect(try cli.run(["secret", "get", "api-key"]).status == 75)
+    }
+
+    @Test func absoluteTimeOutLocksEvenWhenBusy() throws {
+        let cli = try CLI.unlocked(["--ttl", "2s", "--idle", "1h"])
+        defer { cli.stopAgent(); cli.cleanUp() }
+        for _ in 0..<3 {
+            #expect(try cli.run(["secret", "get", "api-key"]).status == 0)
+            Thread.sleep(forTimeInterval: 0.3)
+        }
+        Thread.sleep(forTimeInterval: 2.0)
+        #expect(try cli.run(["secret", "get", "api-key"]).status == 75)
+    }
+
+    @Test func secondUnlockIsANoOpAndExtendPushesTheTimeOut() throws {
+        var cli = try CLI.unlocked(["--ttl", "1h"])
+        defer { cli.stopAgent(); cli.cleanUp() }
+        let pid = try cli.agentPID()
+        cli.usePassphrase("first passphrase")
+        let again = try cli.run(["unlock"])
+        #expect(again.status == 0 && again.stderr.contains("already unlocked"))
+        #expect(try cli.agentPID() == pid)
+        let extended = try cli.run(["unlock", "--extend", "--ttl", "5h", "--idle", "2h", "--json"])
+        #expect(extended.status == 0)
+        let object = try JSONSerialization.jsonObject(with: Data(extended.stdout.utf8)) as? [String: Any]
+        #expect((object?["seconds_left"] as? NSNumber)?.intValue ?? 0 > 3600)
+        #expect(try cli.agentPID() == pid)
+    }
+
+    @Test func agentKilledWithSIGKILLThenUnlockAgain() throws {
+        var cli = try CLI.unlocked()
+        defer { cli.stopAgent(); cli.cleanUp() }
+        let pid = try #require(try cli.agentPID())
+        kill(pid, SIGKILL)
+        var waited = 0
+        while kill(pid, 0) == 0 && waited < 100 { usleep(20_000); waited += 1 }
+        // The socket file is still there, but nothing answers: locked, at once.
+        #expect(FileManager.default.fileExists(atPath: cli.directory + "/run/agent.sock"))
+        #expect(try cli.run(["secret", "get", "api-key"]).status == 75)
+        cli.usePassphrase("first passphrase")
+        let unlock = try cli.run(["unlock"])
+        #expect(unlock.status == 0, "\(unlock.stderr)")
+        cli.environment["UPVAULT_PASSPHRASE_FILE"] = nil
+        #expect(try cli.run(["secret", "get", "api-key"]).stdout == "value-1\n")
+        #expect(try cli.agentPID() != pid)
+    }
+
+    @Test func fiftyConcurrentClients() throws {
+        let cli = try CLI.unlocked()
+        defer { cli.stopAgent(); cli.cleanUp() }
+        let commands = try (0..<50).map { index in
+            try RunningCommand(cli: cli, index % 5 == 0 ? ["secret", "list"] : ["secret", "get", "api-key"])
+        }
+        let results = try commands.map { try $0.finish() }
+        #expect(results.filter { $0.status == 0 }.count == 50, "\(results.map(\.stderr).filter { !$0.isEmpty }.prefix(3))")
+        #expect(results.enumerated().allSatisfy { $0.offset % 5 == 0 || $0.element.stdout == "value-1\n" })
+    }
+
+    @Test func oversizedAndGarbageFramesCloseOnlyThatConnection() throws {
+        let cli = try CLI.unlocked()
+        defer { cli.stopAgent(); cli.cleanUp() }
+        let socket = cli.directory + "/run/agent.sock"
+        let probes: [[UInt8]] = [
+            [0x7F, 0xFF, 0xFF, 0xFF],                                   // a 2 GiB frame announced
+            [0, 0, 0, 5] + Array("hello".utf8),                         // not JSON
+            [0, 0, 0, 2] + Array("{}".utf8),                            // JSON, not a request
+            [0, 0, 0, 40],                                              // a frame cut short
+            Array(repeating: 0x41, count: 10_000),                       // noise
+        ]
+        for probe in probes {
+            let reply = try RawSocket.exchange(path: socket, send: probe)
+            #expect(reply.isEmpty, "the agent answered a bad frame: \(reply.prefix(40))")
+        }
+        // Everybody else is still served.
+        #expect(try cli.run(["secret", "get", "api-key"]).stdout == "value-1\n")
+        let good = try RawSocket.exchange(
+            path: socket, send: RawSocket.frame(#"{"op":"status","vault":"\#(cli.vaultPath)"}"#))
+        #expect(String(decoding: good, as: UTF8.self).contains("\"ok\":true"))
+    }
+
+    @Test(.enabled(if: RawSocket.canSwitchToNobody, "needs root, setpriv and python3 to run a client as another user"))
+    func connectionFromAnotherUserIsRefused() throws {
+        let cli = try CLI.unlocked()
+        defer { cli.stopAgent(); cli.cleanUp() }
+        // Open the way on purpose (as a careless admin might), so that only SO_PEERCRED stands in it.
+        chmod(cli.directory, 0o755)
+        chmod(cli.directory + "/run", 0o755)
+        chmod(cli.directory + "/run/agent.sock", 0o777)
+        let client = """
+            import socket, struct, sys
+            s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+            body = b'{"op":"get","vault":"%s","kind":1,"name":"api-key"}' % sys.argv[2].encode()
+            try:
+                s.sendall(struct.pack(">I", len(body)) + body)
+                s.settimeout(5); data = s.recv(100)
+            except (ConnectionResetError, BrokenPipeError):
+                data = b""
+            print("refused" if data == b"" else "answered: %r" % data[:60])
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", "python3", "-c", client, cli.directory + "/run/agent.sock", cli.vaultPath]
+        process.environment = ["PATH": "/usr/bin:/bin"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(text.contains("refused"), "\(text)")
+        #expect(!text.contains("value-1"))
+        // Clients refuse a socket directory others can enter; put it back and the owner is served.
+        let careless = try cli.run(["secret", "get", "api-key"])
+        #expect(careless.status == 1 && careless.stderr.contains("refusing agent socket directory"))
+        chmod(cli.directory + "/run", 0o700)
+        #expect(try cli.run(["secret", "get", "api-key"]).stdout == "value-1\n")
+    }
+
+    @Test func nothingSecretInTheAgentsArgvOrEnvironment() throws {
+        let cli = try CLI.unlocked()
+        defer { cli.stopAgent(); cli.cleanUp() }
+        let pid = try #require(try cli.agentPID())
+        let argv = try Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))
+        let environ = try Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ"))
+        for blob in [argv, environ] {
+            let text = String(decoding: blob, as: UTF8.self)
+            #expect(!text.contains("first passphrase"))
+            #expect(!text.contains("UPVAULT_PASSPHRASE_FILE"))
+            #expect(!text.contains("value-1"))
+        }
+        #expect(String(decoding: argv, as: UTF8.self).hasPrefix(CLI.binary + "\0agent\0"))
+        // Not dumpable: no core file, and other processes of ours cannot ptrace it.
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        #expect(status.contains("CoreDumping:\t0"))
+        let limits = try String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8)
+        #expect(limits.split(separator: "\n").first { $0.hasPrefix("Max core file size") }?.contains(" 0 ") == true)
+    }
+
+    @Test func agentFollowsCompactionAndLocksAfterARekey() throws {
+        var cli = try CLI.unlocked()
+        defer { cli.stopAgent(); cli.cleanUp() }
+        for index in 0..<40 { _ = try cli.run(["secret", "set", "churn"], input: "value \(index)\n") }
+        // compact and rekey open the file with the passphrase themselves.
+        cli.usePassphrase("first passphrase")
+        #expect(try cli.run(["compact"]).status == 0)
+        cli.environment["UPVAULT_PASSPHRASE_FILE"] = nil
+        #expect(try cli.run(["secret", "get", "churn"]).stdout == "value 39\n")
+        cli.usePassphrase("first passphrase")
+        #expect(try cli.run(["rekey"]).status == 0)
+        cli.environment["UPVAULT_PASSPHRASE_FILE"] = nil
+        // The agent's key no longer opens the vault: it refuses once and locks itself.
+        let stale = try cli.run(["secret", "get", "churn"])
+        #expect(stale.status != 0)
+        var locked = false
+        for _ in 0..<50 where !locked {
+            locked = try cli.run(["secret", "get", "churn"]).status == 75
+            usleep(50_000)
+        }
+        #expect(locked)
+    }
+}
+
+/// A client that speaks raw bytes to the agent's socket.
+enum RawSocket {
+    static func frame(_ json: String) -> [UInt8] {
+        let body = Array(json.utf8)
+        let length = UInt32(body.count).bigEndian
+        return withUnsafeBytes(of: length) { Array($0) } + body
+    }
+
+    /// Sends `bytes`, half-closes, and returns everything the agent sent back before closing.
+    static func exchange(path: String, send bytes: [UInt8]) throws -> [UInt8] {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            let utf8 = Array(path.utf8)
+            raw.copyBytes(from: utf8)
+            raw[utf8.count] = 0
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        shutdown(fd, Int32(SHUT_WR))
+        var reply: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count <= 0 { break }
+            reply += buffer.prefix(count)
+        }
+        return reply
+    }
+
+    static var canSwitchToNobody: Bool {
+        geteuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")
+            && (FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") || FileManager.default.isExecutableFile(atPath: "/usr/local/bin/python3"))
+    }
+}
