@@ -101,7 +101,7 @@ let package = Package(
         .testTarget(
             name: "UPVaultEndToEndTests",
             dependencies: [
-                "upvault", "upvault-sandbox",
+                "upvault", "upvault-sandbox", "UPVault",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import UPVault
 
 extension CLI {
     /// A vault with one secret, unlocked; afterwards the passphrase file is out of the environment, so
@@ -255,5 +256,36 @@ enum RawSocket {
     static var canSwitchToNobody: Bool {
         geteuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")
             && (FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") || FileManager.default.isExecutableFile(atPath: "/usr/local/bin/python3"))
+    }
+}
+
+
+/// `Vault.connect`: what an app embedding UPVault gets, with and without the agent.
+@Suite struct VaultConnectTests {
+    @Test func theSameAPIThroughTheAgentAndTheFile() throws {
+        let cli = try CLI.unlocked()
+        defer { cli.stopAgent(); cli.cleanUp() }
+        var asked = 0
+        let environment = ["UPVAULT_AGENT_SOCK": cli.directory + "/run/agent.sock", "HOME": cli.directory]
+        let viaAgent = try Vault.connect(at: cli.vaultPath, environment: environment) {
+            asked += 1
+            return SecureBytes(copying: Array("first passphrase".utf8))
+        }
+        #expect(viaAgent is AgentClient && asked == 0)
+        #expect(try viaAgent.secret(named: "api-key")?.utf8String() == "value-1")
+        try viaAgent.setSecret(SecureBytes(copying: Array("from the app".utf8)), named: "app-secret")
+        try viaAgent.write { batch in
+            try batch.put(EntryKey(.secret, "batch-1"), value: SecureBytes(copying: Array("1".utf8)))
+            batch.remove(EntryKey(.secret, "api-key"))
+        }
+        #expect(try viaAgent.secretNames() == ["app-secret", "batch-1"])
+        #expect(try cli.run(["lock"]).status == 0)
+        let direct = try Vault.connect(at: cli.vaultPath, environment: environment) {
+            asked += 1
+            return SecureBytes(copying: Array("first passphrase".utf8))
+        }
+        #expect(direct is Vault && asked == 1)
+        #expect(try direct.secret(named: "app-secret")?.utf8String() == "from the app")
+        #expect(try direct.secretNames() == ["app-secret", "batch-1"])
     }
 }

@@ -16,18 +16,7 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .long, help: "Machine-readable output.")
     var json = false
 
-    var environment: [String: String] {
-        var result: [String: String] = [:]
-        var pointer = environ
-        while let entry = pointer.pointee {
-            let text = String(cString: entry)
-            if let equals = text.firstIndex(of: "=") {
-                result[String(text[..<equals])] = String(text[text.index(after: equals)...])
-            }
-            pointer += 1
-        }
-        return result
-    }
+    var environment: [String: String] { Vault.processEnvironment() }
 
     var vaultPath: String { VaultLocation.resolve(explicit: vault, environment: environment) }
 
@@ -48,6 +37,8 @@ struct GlobalOptions: ParsableArguments {
         if let agent = try AgentClient.connect(vaultPath: path, environment: environment) { return agent }
         return try openVault()
     }
+    // (The same choice as `Vault.connect`, which apps use; here the passphrase source and the torn-tail
+    // warning are the CLI's.)
 
     /// The passphrase for the vault, read only after checking that there is a vault to open.
     func readPassphrase() throws -> SecureBytes {
