@@ -239,7 +239,9 @@ public final class AgentServer: @unchecked Sendable {
         case .lockOffset:
             response.offset = vault.entryLockOffset(for: try request.key())
         case .token:
-            guard let app = request.app, let user = request.user else { throw AgentRequestError("token needs app and user") }
+            // A client that named neither app nor user leaves the choice to the vault (one round trip).
+            let app = try request.app ?? vault.onlyApp()
+            let user = try request.user ?? vault.onlyUser(of: app)
             let margin = Duration.seconds(max(0, request.minValid ?? 300))
             let force = request.force ?? false
             response.value = try Self.wait { try await self.token(app, user, margin, force) }

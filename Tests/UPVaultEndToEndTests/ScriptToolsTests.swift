@@ -112,3 +112,35 @@ import Testing
         await sandbox.stop()
     }
 }
+
+/// `upvault token` has a fast path (no argument parser) when an agent answers: it must behave exactly
+/// like the full command.
+@Suite struct TokenFastPathTests {
+    @Test func fastAndFullPathsAgree() async throws {
+        let (cli, sandbox, original) = try await ScriptToolsTests.unlockedWithGrant()
+        defer { cli.stopAgent(); cli.cleanUp() }
+        let fast = try cli.run(["token"])
+        let full = try cli.run(["token", "--json"])
+        #expect(fast.stdout == original["access_token"]! + "\n")
+        #expect(full.stdout.contains(original["access_token"]!))
+        #expect(try cli.run(["token", "--app", "up", "--user", "me", "--min-valid", "1h"]).stdout == fast.stdout)
+        let unknownUser = try cli.run(["token", "--user", "nobody"])
+        let unknownUserFull = try cli.run(["token", "--user", "nobody", "--json"])
+        #expect(unknownUser.status == 1 && unknownUser.stderr == unknownUserFull.stderr && unknownUserFull.status == 1)
+        // A second app makes the choice ambiguous: usage error, same line either way.
+        #expect(try cli.run(["app", "add", "other", "--client-id", "x", "--redirect-uri", "https://example.com/cb"], input: "s\n").status == 0)
+        let ambiguous = try cli.run(["token"])
+        let ambiguousFull = try cli.run(["token", "--json"])
+        #expect(ambiguous.status == 64 && ambiguousFull.status == 64)
+        #expect(ambiguous.stderr == ambiguousFull.stderr)
+        #expect(ambiguous.stderr.contains("several apps"))
+        // An agent for another vault is not used: this vault is then locked.
+        var elsewhere = cli
+        elsewhere.environment["UPVAULT_PATH"] = cli.directory + "/vault/other.upv"
+        elsewhere.usePassphrase("x")
+        #expect(try elsewhere.run(["init", "--kdf", "1:8"]).status == 0)
+        elsewhere.environment["UPVAULT_PASSPHRASE_FILE"] = nil
+        #expect(try elsewhere.run(["token"]).status == 75)
+        await sandbox.stop()
+    }
+}

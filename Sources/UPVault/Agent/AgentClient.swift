@@ -27,7 +27,11 @@ public final class AgentClient: VaultStore, @unchecked Sendable {
 
     /// A client for the agent serving the vault at `vaultPath`, or nil when no agent listens on the
     /// socket (or it serves another vault). Checks the socket directory and that the agent is ours.
-    public static func connect(vaultPath: String, environment: [String: String]) throws(AgentError) -> AgentClient? {
+    /// Without `verifyingVault`, the first request finds out instead (it fails with `otherVault`),
+    /// which saves a round trip on hot paths.
+    public static func connect(
+        vaultPath: String, environment: [String: String], verifyingVault: Bool = true
+    ) throws(AgentError) -> AgentClient? {
         let socketPath = AgentSocket.path(environment: environment)
         if access(AgentSocket.directory(of: socketPath), F_OK) != 0 { return nil }
         try AgentSocket.checkDirectory(of: socketPath, create: false)
@@ -39,6 +43,7 @@ public final class AgentClient: VaultStore, @unchecked Sendable {
         }
         AgentSocket.setTimeouts(fd, seconds: 120)
         let client = AgentClient(path: Self.canonical(vaultPath), socketPath: socketPath, fd: fd)
+        guard verifyingVault else { return client }
         do {
             _ = try client.status()
         } catch .otherVault {
@@ -103,7 +108,8 @@ public final class AgentClient: VaultStore, @unchecked Sendable {
 
     /// A valid access token for a grant, refreshed by the agent when it expires within `minimumValidity`
     /// (or in any case with `forceRefresh`).
-    public func accessToken(app: String, user: String, minimumValidity: Duration, forceRefresh: Bool = false) throws(AgentError) -> String {
+    /// With `app` or `user` nil, the agent picks the vault's only app or the app's only grant.
+    public func accessToken(app: String?, user: String?, minimumValidity: Duration, forceRefresh: Bool = false) throws(AgentError) -> String {
         let response = try request(.token) { request in
             request.app = app
             request.user = user

@@ -65,13 +65,14 @@ struct Token: AsyncParsableCommand {
 
     func run() async throws {
         let vault = try options.openStore()
-        let app = try selection.appName(in: vault, environment: options.environment)
-        let user = try selection.userLabel(app: app, in: vault, environment: options.environment)
         let token: String
         if let agent = vault as? AgentClient {
-            // The agent refreshes when needed: this process starts no HTTP client.
-            token = try agent.accessToken(app: app, user: user, minimumValidity: minValid.duration, forceRefresh: refresh)
+            // The agent chooses the defaults and refreshes when needed: one round trip, no HTTP client here.
+            let named = selection.named(environment: options.environment)
+            token = try agent.accessToken(app: named.app, user: named.user, minimumValidity: minValid.duration, forceRefresh: refresh)
         } else {
+            let app = try selection.appName(in: vault, environment: options.environment)
+            let user = try selection.userLabel(app: app, in: vault, environment: options.environment)
             token = try await withOAuthClient(vault) { client in
                 if refresh { return try await client.refresh(app: app, user: user).accessToken }
                 return try await client.accessToken(app: app, user: user, minimumValidity: minValid.duration)

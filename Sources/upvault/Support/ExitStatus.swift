@@ -58,6 +58,7 @@ enum ExitStatus: Int32 {
         case let error as OAuthError: (error.description, of(error).rawValue)
         case let error as KieferError: (error.description, of(error).rawValue)
         case let error as CLIError: (error.description, error.exitStatus.rawValue)
+        case let error as SelectionError: (error.description, (error.isAmbiguity ? ExitStatus.usage : .failure).rawValue)
         case let error as ReferenceError:
             (error.description, (error == .templateTooLarge || { if case .malformed = error { true } else { false } }() ? ExitStatus.usage : .failure).rawValue)
         case AgentError.refused(let message, let code): (message, code)

@@ -20,26 +20,18 @@ struct GrantSelection: ParsableArguments {
     }
 
     static func appName(explicit app: String?, in vault: any VaultStore, environment: [String: String]) throws -> String {
-        if let app { return app }
-        if let app = environment["UPVAULT_APP"], !app.isEmpty { return app }
-        let names = try vault.names(of: .app)
-        switch names.count {
-        case 1: return names[0]
-        case 0: throw CLIError(description: "the vault holds no app; add one with 'upvault app add' or 'upvault import kiefer'")
-        default: throw CLIError(description: "the vault holds several apps (\(names.joined(separator: ", "))); choose one with --app", exitStatus: .usage)
-        }
+        try app ?? environment["UPVAULT_APP"].flatMap { $0.isEmpty ? nil : $0 } ?? vault.onlyApp()
     }
 
     /// The user label for an existing grant of `app`.
     func userLabel(app: String, in vault: any VaultStore, environment: [String: String]) throws -> String {
-        if let user { return user }
-        if let user = environment["UPVAULT_USER"], !user.isEmpty { return user }
-        let users = try vault.names(of: .grant).filter { $0.hasPrefix(app + "/") }.map { String($0.dropFirst(app.count + 1)) }
-        switch users.count {
-        case 1: return users[0]
-        case 0: throw CLIError(description: "app \(app) has no grant; log in with 'upvault login --app \(app)'")
-        default: throw CLIError(description: "app \(app) has grants for several users (\(users.joined(separator: ", "))); choose one with --user", exitStatus: .usage)
-        }
+        try user ?? environment["UPVAULT_USER"].flatMap { $0.isEmpty ? nil : $0 } ?? vault.onlyUser(of: app)
+    }
+
+    /// What was named on the command line or in the environment; nil where the vault must decide.
+    func named(environment: [String: String]) -> (app: String?, user: String?) {
+        (app ?? environment["UPVAULT_APP"].flatMap { $0.isEmpty ? nil : $0 },
+         user ?? environment["UPVAULT_USER"].flatMap { $0.isEmpty ? nil : $0 })
     }
 }
 
