@@ -285,6 +285,19 @@ enum RawSocket {
             return SecureBytes(copying: Array("first passphrase".utf8))
         }
         #expect(direct is Vault && asked == 1)
+        #expect(try cli.run(["unlock"], extraEnvironment: ["UPVAULT_PASSPHRASE_FILE": cli.directory + "/passphrase"]).status == 0)
+        // README's snippet, as written there (the process environment names the agent's socket).
+        setenv("UPVAULT_AGENT_SOCK", cli.directory + "/run/agent.sock", 1)
+        defer { unsetenv("UPVAULT_AGENT_SOCK") }
+        let path = cli.vaultPath
+        // --- README ---
+        let store = try Vault.connect(at: path) { try PassphraseSource.terminal.read(prompt: "Passphrase: ") }
+        let secret = try store.secret(named: "github-token")
+        // --- end ---
+        #expect(store is AgentClient)
+        var missing = true
+        if let value = secret { missing = value.isEmpty }
+        #expect(missing, "this vault holds no secret named github-token")
         #expect(try direct.secret(named: "app-secret")?.utf8String() == "from the app")
         #expect(try direct.secretNames() == ["app-secret", "batch-1"])
     }
