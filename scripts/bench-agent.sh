@@ -5,8 +5,11 @@
 # hyperfine pass gnupg) and a release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build -c release >/dev/null
-bin="$(swift build -c release --show-bin-path)"
+# STATIC=1: the Swift runtime linked in (--static-swift-stdlib), in a build folder of its own.
+build=(swift build -c release)
+[ "${STATIC:-0}" = 1 ] && build+=(--static-swift-stdlib --scratch-path .build-static)
+"${build[@]}" >/dev/null
+bin="$("${build[@]}" --show-bin-path)"
 work="$(mktemp -d)"
 sandbox_pid=""
 cleanup() {

@@ -155,7 +155,10 @@ extension CLI {
             """
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", "python3", "-c", client, cli.directory + "/run/agent.sock", cli.vaultPath]
+        process.arguments = [
+            "--reuid=65534", "--regid=65534", "--clear-groups", RawSocket.systemPython!, "-c", client,
+            cli.directory + "/run/agent.sock", cli.vaultPath,
+        ]
         process.environment = ["PATH": "/usr/bin:/bin"]
         let output = Pipe()
         process.standardOutput = output
@@ -253,9 +256,13 @@ enum RawSocket {
         return reply
     }
 
+    /// A python3 that another user can run (not one under root's home).
+    static var systemPython: String? {
+        ["/usr/bin/python3", "/usr/local/bin/python3"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
     static var canSwitchToNobody: Bool {
-        geteuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")
-            && (FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") || FileManager.default.isExecutableFile(atPath: "/usr/local/bin/python3"))
+        geteuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") && systemPython != nil
     }
 }
 
