@@ -144,7 +144,7 @@ public final class AgentClient: VaultStore, @unchecked Sendable {
         var transaction = VaultTransaction()
         try body(&transaction)
         let changes = try transaction.records.map { record throws(AgentError) -> AgentRequest.Change in
-            try record.plaintext.bytes.withUnsafeBytes { (plaintext) throws(AgentError) -> AgentRequest.Change in
+            try transaction.arena.withBytes(record.slot) { (plaintext) throws(AgentError) -> AgentRequest.Change in
                 guard let fields = RecordFrame.parse(plaintext) else { throw .protocolViolation("unreadable pending record") }
                 let value = record.operation == .put ? Base64URL.encode(plaintext[fields.value], original: true) : nil
                 return AgentRequest.Change(kind: record.key.kind.rawValue, name: record.key.name, value: value)

@@ -51,9 +51,17 @@ extension Vault {
 }
 
 extension VaultTransaction {
-    /// Stores an entry under its `entryName` as part of this batch.
+    /// Stores an entry under its `entryName` as part of this batch (its JSON goes straight into the
+    /// batch's secure memory; the encoder's buffer is wiped).
     public mutating func put<E: CodableEntry>(_ entry: E) throws(VaultError) {
-        let value = try entry.encodedValue()
-        try put(entry.entryKey, value: value)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        guard var data = try? encoder.encode(entry) else { throw .undecodableEntry(entry.entryKey) }
+        defer { data.withUnsafeMutableBytes { Sodium.wipe($0) } }
+        var failure: VaultError?
+        data.withUnsafeBytes { bytes in
+            do throws(VaultError) { try put(entry.entryKey, bytes: bytes) } catch { failure = error }
+        }
+        if let failure { throw failure }
     }
 }

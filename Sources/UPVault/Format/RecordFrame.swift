@@ -62,28 +62,41 @@ enum RecordFrame {
         operation: RecordOperation, kind: EntryKind, endsBatch: Bool, name: [UInt8],
         value: UnsafeRawBufferPointer
     ) -> SecureBytes {
-        let unpadded = UPV1.payloadHeaderByteCount + name.count + value.count
-        var plaintext = SecureBytes(count: Padding.paddedLength(unpadded, blockSize: UPV1.paddingBlockSize))
+        var plaintext = SecureBytes(count: plaintextByteCount(nameCount: name.count, valueCount: value.count))
         plaintext.withUnsafeMutableBytes { out in
-            var header = ByteWriter(capacity: UPV1.payloadHeaderByteCount)
-            header.append(operation.rawValue)
-            header.append(kind.rawValue)
-            header.append(endsBatch ? endOfBatchFlag : 0)
-            header.append(UInt8(0))
-            header.append(UInt16(name.count))
-            header.append(UInt32(value.count))
-            var cursor = 0
-            for chunk in [header.bytes, name] {
-                chunk.withUnsafeBytes { out.baseAddress!.advanced(by: cursor).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-                cursor += chunk.count
-            }
-            if let source = value.baseAddress, value.count > 0 {
-                out.baseAddress!.advanced(by: cursor).copyMemory(from: source, byteCount: value.count)
-            }
-            let padded = Padding.pad(out, length: unpadded, blockSize: UPV1.paddingBlockSize)
-            precondition(padded == out.count)
+            writePlaintext(into: out, operation: operation, kind: kind, endsBatch: endsBatch, name: name, value: value)
         }
         return plaintext
+    }
+
+    /// The padded length of a record's plaintext.
+    static func plaintextByteCount(nameCount: Int, valueCount: Int) -> Int {
+        Padding.paddedLength(UPV1.payloadHeaderByteCount + nameCount + valueCount, blockSize: UPV1.paddingBlockSize)
+    }
+
+    /// Writes a record's padded plaintext into `out`, which is exactly `plaintextByteCount` long.
+    static func writePlaintext(
+        into out: UnsafeMutableRawBufferPointer, operation: RecordOperation, kind: EntryKind, endsBatch: Bool,
+        name: [UInt8], value: UnsafeRawBufferPointer
+    ) {
+        let unpadded = UPV1.payloadHeaderByteCount + name.count + value.count
+        var header = ByteWriter(capacity: UPV1.payloadHeaderByteCount)
+        header.append(operation.rawValue)
+        header.append(kind.rawValue)
+        header.append(endsBatch ? endOfBatchFlag : 0)
+        header.append(UInt8(0))
+        header.append(UInt16(name.count))
+        header.append(UInt32(value.count))
+        var cursor = 0
+        for chunk in [header.bytes, name] {
+            chunk.withUnsafeBytes { out.baseAddress!.advanced(by: cursor).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            cursor += chunk.count
+        }
+        if let source = value.baseAddress, value.count > 0 {
+            out.baseAddress!.advanced(by: cursor).copyMemory(from: source, byteCount: value.count)
+        }
+        let padded = Padding.pad(out, length: unpadded, blockSize: UPV1.paddingBlockSize)
+        precondition(padded == out.count)
     }
 
     /// Encrypts a plaintext into a complete frame at chain position (index, previousTag). Returns the

@@ -331,14 +331,14 @@ public final class Vault: Sendable {
     public func write(_ body: (inout VaultTransaction) throws -> Void) throws {
         var transaction = VaultTransaction()
         try body(&transaction)
-        try commit(transaction.records)
+        try commit(transaction.records, arena: transaction.arena)
     }
 
     /// `write(_:)` for the library's own callers, keeping the typed error.
     func writeBatch(_ body: (inout VaultTransaction) throws(VaultError) -> Void) throws(VaultError) {
         var transaction = VaultTransaction()
         try body(&transaction)
-        try commit(transaction.records)
+        try commit(transaction.records, arena: transaction.arena)
     }
 
     /// Stores `value` under `key`, replacing any previous value.
@@ -358,7 +358,7 @@ public final class Vault: Sendable {
         return removed
     }
 
-    private func commit(_ records: [PendingRecord]) throws(VaultError) {
+    private func commit(_ records: [PendingRecord], arena: SecureArena) throws(VaultError) {
         try withLockedState(exclusive: true) { (state) throws(VaultError) in
             var existing = Set<EntryKey>()
             let effective = records.filter { record in
@@ -373,7 +373,7 @@ public final class Vault: Sendable {
                 }
             }
             guard !effective.isEmpty || state.tornTail != nil else { return }
-            try append(effective, to: &state)
+            try append(effective, arena: arena, to: &state)
             if state.deadRecordCount >= Self.compactionMinimumDead && state.deadRecordCount > state.index.count {
                 do {
                     try rewrite(&state, slots: nil, keys: nil)
@@ -387,16 +387,18 @@ public final class Vault: Sendable {
     /// Compaction starts once this many records are dead and they outnumber the live ones.
     static let compactionMinimumDead = 16
 
-    private func append(_ records: [PendingRecord], to state: inout State) throws(VaultError) {
+    private func append(_ records: [PendingRecord], arena: SecureArena, to state: inout State) throws(VaultError) {
         var position = state.committed
         var output = ByteWriter(capacity: records.count * 160 + UPV1.sealByteCount)
         var written: [ScannedRecord] = []
         written.reserveCapacity(records.count)
         for (number, record) in records.enumerated() {
-            record.plaintext.bytes.withUnsafeMutableBytes { $0[2] = number == records.count - 1 ? RecordFrame.endOfBatchFlag : 0 }
-            let (frame, tag) = RecordFrame.seal(
-                record.plaintext.bytes, identity: state.identity, index: position.count, previousTag: position.lastTag,
-                key: state.keys.record)
+            let (frame, tag) = arena.withMutableBytes(record.slot) { plaintext in
+                plaintext[2] = number == records.count - 1 ? RecordFrame.endOfBatchFlag : 0
+                return RecordFrame.seal(
+                    UnsafeRawBufferPointer(plaintext), identity: state.identity, index: position.count,
+                    previousTag: position.lastTag, key: state.keys.record)
+            }
             written.append(ScannedRecord(
                 location: RecordLocation(
                     offset: position.offset, index: position.count, previousTag: position.lastTag,
@@ -580,36 +582,46 @@ public final class Vault: Sendable {
 
     /// Removes a torn tail left by an interrupted write (the next write would do the same).
     public func repair() throws(VaultError) {
-        try commit([])
+        try commit([], arena: SecureArena())
     }
 }
 
-/// The changes of one batch, applied by `Vault.write(_:)`.
+/// The changes of one batch, applied by `Vault.write(_:)`. Record plaintexts are built in one secure
+/// arena for the whole batch.
 public struct VaultTransaction {
     var records: [PendingRecord] = []
+    let arena = SecureArena()
 
     /// Stores `value` under `key`.
     public mutating func put(_ key: EntryKey, value: borrowing SecureBytes) throws(VaultError) {
+        try value.withUnsafeBytes { (bytes) throws(VaultError) in try put(key, bytes: bytes) }
+    }
+
+    /// Stores the bytes under `key`, copying them straight into the batch's secure memory.
+    mutating func put(_ key: EntryKey, bytes: UnsafeRawBufferPointer) throws(VaultError) {
         try EntryName.validate(key)
-        guard value.count <= UPV1.maximumValueByteCount else { throw .valueTooLarge(byteCount: value.count) }
-        let name = Array(key.name.utf8)
-        let plaintext = value.withUnsafeBytes {
-            RecordFrame.plaintext(operation: .put, kind: key.kind, endsBatch: false, name: name, value: $0)
-        }
-        records.append(PendingRecord(operation: .put, key: key, plaintext: SecureBox(plaintext)))
+        guard bytes.count <= UPV1.maximumValueByteCount else { throw .valueTooLarge(byteCount: bytes.count) }
+        append(.put, key: key, value: bytes)
     }
 
     /// Deletes `key` (nothing is written for a key that does not exist).
     public mutating func remove(_ key: EntryKey) {
+        append(.delete, key: key, value: UnsafeRawBufferPointer(start: nil, count: 0))
+    }
+
+    private mutating func append(_ operation: RecordOperation, key: EntryKey, value: UnsafeRawBufferPointer) {
         let name = Array(key.name.utf8)
-        let plaintext = RecordFrame.plaintext(
-            operation: .delete, kind: key.kind, endsBatch: false, name: name, value: UnsafeRawBufferPointer(start: nil, count: 0))
-        records.append(PendingRecord(operation: .delete, key: key, plaintext: SecureBox(plaintext)))
+        let slot = arena.allocate(RecordFrame.plaintextByteCount(nameCount: name.count, valueCount: value.count))
+        arena.withMutableBytes(slot) { out in
+            RecordFrame.writePlaintext(into: out, operation: operation, kind: key.kind, endsBatch: false, name: name, value: value)
+        }
+        records.append(PendingRecord(operation: operation, key: key, slot: slot))
     }
 }
 
 struct PendingRecord: Sendable {
     var operation: RecordOperation
     var key: EntryKey
-    var plaintext: SecureBox
+    /// The padded plaintext, in the transaction's arena.
+    var slot: SecureArena.Slot
 }
