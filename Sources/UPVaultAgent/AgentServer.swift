@@ -17,6 +17,8 @@ public final class AgentServer: @unchecked Sendable {
     public typealias TokenProvider = @Sendable (_ app: String, _ user: String, _ minimumValidity: Duration, _ force: Bool) async throws -> String
     /// Turns an error into the message and exit code a client shows (the CLI's mapping).
     public typealias FailureDescription = @Sendable (any Error) -> (message: String, exitCode: Int32)
+    /// Runs a bulk refresh from options JSON and returns its report JSON (the CLI wires the flows in).
+    public typealias BulkRefreshRunner = @Sendable (_ options: String) async throws -> String
 
     struct Deadlines {
         var absolute: Int64
@@ -30,6 +32,7 @@ public final class AgentServer: @unchecked Sendable {
     private let deadlines: Mutex<Deadlines>
     private let token: TokenProvider
     private let describe: FailureDescription
+    private let bulkRefresh: BulkRefreshRunner?
     private let logger: Logger
     private let connections = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
@@ -42,7 +45,7 @@ public final class AgentServer: @unchecked Sendable {
 
     public init(
         vault: Vault, socketPath: String, ttl: Duration, idle: Duration, token: @escaping TokenProvider,
-        describe: @escaping FailureDescription, logger: Logger = Vault.silentLogger
+        describe: @escaping FailureDescription, bulkRefresh: BulkRefreshRunner? = nil, logger: Logger = Vault.silentLogger
     ) {
         let now = Self.now()
         self.vault = Mutex(vault)
@@ -52,6 +55,7 @@ public final class AgentServer: @unchecked Sendable {
             absolute: now + ttl.components.seconds, idle: now + idle.components.seconds, idleSeconds: idle.components.seconds))
         self.token = token
         self.describe = describe
+        self.bulkRefresh = bulkRefresh
         self.logger = logger
     }
 
@@ -245,6 +249,12 @@ public final class AgentServer: @unchecked Sendable {
             let margin = Duration.seconds(max(0, request.minValid ?? 300))
             let force = request.force ?? false
             response.value = try Self.wait { try await self.token(app, user, margin, force) }
+        case .compact:
+            try vault.compact()
+        case .bulkRefresh:
+            guard let bulkRefresh else { throw AgentRequestError("this agent does not run bulk refreshes") }
+            let options = request.options ?? "{}"
+            response.value = try Self.wait { try await bulkRefresh(options) }
         case .lock:
             // Gone before the answer: the socket first (no new client reaches us), then the keys.
             stopping.store(true, ordering: .relaxed)

@@ -153,6 +153,10 @@ public final class AgentClient: VaultStore, @unchecked Sendable {
         _ = try request(.write) { $0.changes = changes }
     }
 
+    public func compact() throws {
+        _ = try request(.compact)
+    }
+
     public func withEntryLock<R>(_ key: EntryKey, timeout: Duration, _ body: () async throws -> R) async throws -> R {
         guard let offset = try request(.lockOffset, { $0.kind = key.kind.rawValue; $0.name = key.name }).offset else {
             throw AgentError.protocolViolation("lock_offset without an offset")

@@ -74,8 +74,9 @@ package enum AgentFrame {
 /// One request. `vault` names the file the client means; an agent serving another one refuses.
 package struct AgentRequest: Codable, Sendable {
     package enum Operation: String, Codable, Sendable {
-        case status, get, names, contains, write, token, lock, extend
+        case status, get, names, contains, write, token, lock, extend, compact
         case lockOffset = "lock_offset"
+        case bulkRefresh = "bulk_refresh"
     }
 
     package struct Change: Codable, Sendable {
@@ -104,6 +105,8 @@ package struct AgentRequest: Codable, Sendable {
     package var force: Bool?
     package var ttl: Int64?
     package var idle: Int64?
+    /// `bulk_refresh`: the options, as JSON the caller's flows understand.
+    package var options: String?
 
     package init(op: Operation, vault: String) {
         self.op = op
@@ -111,7 +114,7 @@ package struct AgentRequest: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case op, vault, kind, name, changes, app, user, ttl, idle, force
+        case op, vault, kind, name, changes, app, user, ttl, idle, force, options
         case minValid = "min_valid"
     }
 }

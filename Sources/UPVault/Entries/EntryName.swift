@@ -7,7 +7,7 @@ public enum EntryName {
 
     public static func validate(_ key: EntryKey) throws(VaultError) {
         switch key.kind {
-        case .secret, .app:
+        case .secret, .app, .refreshRun:
             try validateComponent(key.name, kind: key.kind)
         case .grant:
             let parts = key.name.split(separator: "/", omittingEmptySubsequences: false)

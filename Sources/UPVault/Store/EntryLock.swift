@@ -84,3 +84,55 @@ extension PosixFile {
         return true
     }
 }
+
+/// Entry locks for bulk work: one open lock file, many entries locked at once, each released when its
+/// result is durable. Entries whose offsets coincide share the byte (counted here, so releasing one
+/// does not release the other).
+public final class EntryLockSet: @unchecked Sendable {
+    private let file: PosixFile
+    private let vault: Vault
+    private let held = ProtectedState<[Int64: Int]>([:])
+
+    public init(vault: Vault) throws(VaultError) {
+        self.vault = vault
+        file = try PosixFile.open(Vault.lockPath(for: vault.path), flags: O_RDWR | O_CREAT | O_CLOEXEC, mode: 0o600)
+    }
+
+    /// Locks `key` unless another process holds it; false then.
+    public func tryLock(_ key: EntryKey) throws(VaultError) -> Bool {
+        let offset = vault.entryLockOffset(for: key)
+        return try held.withLock { (held) throws(VaultError) -> Bool in
+            if let count = held[offset] {
+                held[offset] = count + 1
+                return true
+            }
+            guard try file.tryLockRange(offset: offset) else { return false }
+            held[offset] = 1
+            return true
+        }
+    }
+
+    public func unlock(_ key: EntryKey) {
+        let offset = vault.entryLockOffset(for: key)
+        held.withLock { held in
+            guard let count = held[offset] else { return }
+            if count > 1 {
+                held[offset] = count - 1
+            } else {
+                held[offset] = nil
+                file.unlockRange(offset: offset)
+            }
+        }
+    }
+}
+
+extension PosixFile {
+    func unlockRange(offset: Int64) {
+        var request = flock()
+        request.l_type = Int16(F_UNLCK)
+        request.l_whence = Int16(SEEK_SET)
+        request.l_start = off_t(offset)
+        request.l_len = 1
+        _ = fcntl(descriptor, PosixFile.ofdSetLock, &request)
+    }
+}

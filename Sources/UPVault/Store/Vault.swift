@@ -311,6 +311,20 @@ public final class Vault: Sendable {
         }
     }
 
+    /// Every entry of one kind, under one lock (for bulk work: no per-entry lock and refresh).
+    public func forEachValue(
+        of kind: EntryKind, _ body: (String, borrowing SecureBytes) throws(VaultError) -> Void
+    ) throws(VaultError) {
+        try withLockedState(exclusive: false) { (state) throws(VaultError) in
+            let keys = state.index.keys.filter { $0.kind == kind }.sorted { $0.name < $1.name }
+            for key in keys {
+                guard let location = state.index[key] else { continue }
+                let value = try Self.readValue(at: location, key: key, state: state)
+                try body(key.name, value)
+            }
+        }
+    }
+
     /// The names of all entries of one kind, sorted.
     public func names(of kind: EntryKind) throws(VaultError) -> [String] {
         try withLockedState(exclusive: false) { state in
@@ -571,7 +585,7 @@ public final class Vault: Sendable {
             for (key, location) in state.index {
                 let value = try Self.readValue(at: location, key: key, state: state)
                 switch key.kind {
-                case .secret: break
+                case .secret, .refreshRun: break
                 case .app: _ = try App.decode(value, key: key)
                 case .grant: _ = try Grant.decode(value, key: key)
                 }

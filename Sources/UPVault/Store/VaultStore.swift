@@ -13,6 +13,8 @@ public protocol VaultStore: AnyObject, Sendable {
     func write(_ body: (inout VaultTransaction) throws -> Void) throws
     /// Runs `body` holding the cross-process lock of one entry (see `Vault.withEntryLock`).
     func withEntryLock<R>(_ key: EntryKey, timeout: Duration, _ body: () async throws -> R) async throws -> R
+    /// Rewrites the file with only the live entries, so superseded values are gone from it.
+    func compact() throws
 }
 
 extension Vault: VaultStore {}
@@ -52,6 +54,18 @@ extension VaultStore {
         let key = EntryKey(E.kind, name)
         guard let value = try value(for: key) else { return nil }
         return try E.decode(value, key: key)
+    }
+
+    /// Every entry of type `E`, sorted by name (one pass under one lock for a `Vault`).
+    public func entries<E: CodableEntry>(_ type: E.Type) throws -> [E] {
+        if let vault = self as? Vault {
+            var result: [E] = []
+            try vault.forEachValue(of: E.kind) { (name, value) throws(VaultError) in
+                result.append(try E.decode(value, key: EntryKey(E.kind, name)))
+            }
+            return result
+        }
+        return try names(of: E.kind).compactMap { try entry(E.self, named: $0) }
     }
 
     /// Stores an entry under its `entryName`, replacing any previous one.

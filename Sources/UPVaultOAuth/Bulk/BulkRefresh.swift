@@ -1,0 +1,291 @@
+import Logging
+public import UPVault
+
+/// The outcome of one grant in a bulk refresh.
+enum BulkOutcome: Sendable {
+    /// New tokens, to be made durable.
+    case refreshed(Grant)
+    /// The provider refused the refresh token (or the user revoked): the grant, marked, to be stored.
+    case reauthorization(Grant, reason: String)
+    /// Someone else refreshed (or removed) it since the run read it.
+    case alreadyFresh
+    /// Transient failures past the last attempt, or an error that retrying cannot fix.
+    case failed(reason: String)
+}
+
+extension OAuthClient {
+    /// Refreshes every selected grant: bounded concurrency over pooled connections, retries with
+    /// exponential back-off and jitter for transient failures, a run-wide pause on 429 (Retry-After),
+    /// results group-committed (`batchSize` per `fdatasync`, and at least every 50 ms). A grant counts
+    /// as done only once its new tokens are durable. The run's journal (a `RefreshRun` entry) names the
+    /// grants whose requests may be at the provider, so that after a crash the next run takes them up
+    /// first; `resume` continues an interrupted run with its own options.
+    ///
+    /// Runs on a `Vault` (this process's, or the agent's); each grant is refreshed under its entry lock,
+    /// so a concurrent `upvault token` never refreshes the same grant at the same time.
+    public func bulkRefresh(
+        _ requested: BulkRefreshOptions, resume: Bool = false, dryRun: Bool = false,
+        progress: @escaping @Sendable (BulkRefreshProgress) -> Void = { _ in },
+        issue: @escaping @Sendable (BulkRefreshIssue, _ needsReauthorization: Bool) -> Void = { _, _ in }
+    ) async throws -> BulkRefreshReport {
+        guard let vault = vault as? Vault else { throw BulkRefreshError.needsVault }
+        let clock = ContinuousClock()
+        let started = clock.now
+        let now = self.now()
+        let previous = try vault.entry(RefreshRun.self, named: RefreshRun.name)
+        if resume && previous == nil { throw BulkRefreshError.nothingToResume }
+        var options = resume ? previous!.options : requested
+        if resume { options.concurrency = requested.concurrency }
+        let runStart = resume ? previous!.startedAt : now
+        let interrupted = Set(previous?.inFlight ?? [])
+
+        var report = BulkRefreshReport()
+        report.dryRun = dryRun
+        var queue: [Grant] = []
+        for grant in try vault.entries(Grant.self) {
+            let wasInFlight = interrupted.contains(grant.entryName)
+            guard wasInFlight || options.selects(grant, now: now) else { continue }
+            report.selected += 1
+            if resume && !wasInFlight && (grant.lastRefreshAt ?? 0) >= runStart {
+                report.alreadyFresh += 1
+                continue
+            }
+            guard grant.status == .active else {
+                let item = BulkRefreshIssue(
+                    grant: grant.entryName, reason: grant.statusReason ?? grant.status.rawValue.replacing("_", with: " "))
+                report.needsReauthorization.append(item)
+                issue(item, true)
+                continue
+            }
+            if wasInFlight { report.resumedInFlight += 1 }
+            queue.append(grant)
+        }
+        // The interrupted ones first: their refresh tokens may be the only ones at risk.
+        queue.sort { interrupted.contains($0.entryName) && !interrupted.contains($1.entryName) }
+        if dryRun {
+            report.seconds = (clock.now - started).seconds
+            return report
+        }
+        let apps = Dictionary(try vault.entries(App.self).map { ($0.name, $0) }, uniquingKeysWith: { $1 })
+        let journal = RefreshRun(
+            id: Base64URL.randomToken(byteCount: 12), startedAt: runStart, options: options,
+            inFlight: Array(interrupted).sorted())
+        let run = try BulkRun(
+            vault: vault, queue: queue, journal: journal, options: options, report: report, interrupted: interrupted,
+            started: started, progress: progress, issue: issue)
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while await !run.isFinished {
+                    try await Task.sleep(for: .milliseconds(50))
+                    try await run.flush()
+                }
+            }
+            try await withThrowingTaskGroup(of: Void.self) { workers in
+                for _ in 0..<options.concurrency {
+                    workers.addTask {
+                        while let grant = try await run.next() {
+                            let outcome = await self.refreshOne(grant, app: apps[grant.app], run: run)
+                            try await run.finish(grant, outcome)
+                        }
+                    }
+                }
+                try await workers.waitForAll()
+            }
+            try await run.complete()
+            group.cancelAll()
+        }
+        return await run.report
+    }
+
+    /// One grant: its lock, a re-read, then the refresh with retries.
+    func refreshOne(_ grant: Grant, app: App?, run: BulkRun) async -> BulkOutcome {
+        guard let app else { return .failed(reason: "its app \(grant.app) is not in the vault") }
+        let key = EntryKey(.grant, grant.entryName)
+        do {
+            var waited = 0
+            while try !run.locks.tryLock(key) {
+                waited += 1
+                if waited > 1500 { return .failed(reason: "another process held the grant for 30 s") }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        } catch {
+            return .failed(reason: Self.oauthError(error).description)
+        }
+        let current: Grant
+        do {
+            guard let stored = try vault.entry(Grant.self, named: grant.entryName) else { return .alreadyFresh }
+            current = stored
+        } catch {
+            return .failed(reason: Self.oauthError(error).description)
+        }
+        guard current.accessToken == grant.accessToken, current.status == .active else { return .alreadyFresh }
+        guard let refreshToken = current.refreshToken else {
+            return .failed(reason: OAuthError.noRefreshToken(grant: grant.entryName).description)
+        }
+        let fields = [("grant_type", "refresh_token"), ("refresh_token", refreshToken)]
+        var attempt = 0
+        while true {
+            await run.waitWhilePaused()
+            do {
+                let (response, secret) = try await tokenRequest(app: app, fields: fields)
+                return .refreshed(current.refreshed(with: response, at: now(), fingerprint: secret.fingerprint(clientID: app.clientID)))
+            } catch .providerError(let code, let reason, _) where code == "invalid_grant" || code == "access_denied" {
+                var marked = current
+                marked.status = code == "invalid_grant" ? .needsReauthorization : .revoked
+                let interrupted = run.interrupted.contains(grant.entryName)
+                marked.statusReason = interrupted
+                    ? "\(code): the refresh was in flight when an earlier run was interrupted, and the provider had already consumed the refresh token"
+                    : "\(code): \(reason)"
+                return .reauthorization(marked, reason: marked.statusReason!)
+            } catch let error where error.isTransient {
+                attempt += 1
+                if case .rateLimited(let after) = error { await run.pause(seconds: after ?? 1) }
+                if attempt >= run.options.maximumAttempts {
+                    return .failed(reason: "\(error.description) (after \(attempt) attempts)")
+                }
+                // Exponential back-off with full jitter: 0.1 s, 0.2 s, 0.4 s ... capped at 8 s.
+                let ceiling = min(8.0, 0.1 * Double(1 << min(attempt, 10)))
+                try? await Task.sleep(for: .seconds(Double.random(in: ceiling / 2...ceiling)))
+            } catch {
+                return .failed(reason: error.description)
+            }
+        }
+    }
+}
+
+/// The shared state of one bulk refresh: the queue, the journal, results waiting for their batch.
+actor BulkRun {
+    let vault: Vault
+    let locks: EntryLockSet
+    let options: BulkRefreshOptions
+    let interrupted: Set<String>
+    private let queue: [Grant]
+    private var nextIndex = 0
+    /// `queue[..<marked]` are named in the journal as in flight.
+    private var marked = 0
+    private var journal: RefreshRun
+    private var pending: [(Grant, BulkOutcome)] = []
+    private var pauseUntil: ContinuousClock.Instant?
+    private(set) var report: BulkRefreshReport
+    private(set) var isFinished = false
+    private var done = 0
+    private let started: ContinuousClock.Instant
+    private let progress: @Sendable (BulkRefreshProgress) -> Void
+    private let issue: @Sendable (BulkRefreshIssue, Bool) -> Void
+
+    init(
+        vault: Vault, queue: [Grant], journal: RefreshRun, options: BulkRefreshOptions, report: BulkRefreshReport,
+        interrupted: Set<String>, started: ContinuousClock.Instant,
+        progress: @escaping @Sendable (BulkRefreshProgress) -> Void,
+        issue: @escaping @Sendable (BulkRefreshIssue, Bool) -> Void
+    ) throws {
+        self.vault = vault
+        locks = try EntryLockSet(vault: vault)
+        self.queue = queue
+        self.journal = journal
+        self.options = options
+        self.report = report
+        self.interrupted = interrupted
+        self.started = started
+        self.progress = progress
+        self.issue = issue
+        try vault.put(journal)
+    }
+
+    /// The next grant to send, after the journal names it as in flight (durably).
+    func next() throws -> Grant? {
+        guard nextIndex < queue.count else { return nil }
+        if nextIndex >= marked {
+            let window = max(options.concurrency * 4, 256)
+            let upper = min(queue.count, marked + window)
+            journal.inFlight.append(contentsOf: queue[marked..<upper].map(\.entryName))
+            marked = upper
+            try commit()
+        }
+        defer { nextIndex += 1 }
+        return queue[nextIndex]
+    }
+
+    func finish(_ grant: Grant, _ outcome: BulkOutcome) throws {
+        pending.append((grant, outcome))
+        if pending.count >= options.batchSize { try commit() }
+    }
+
+    /// Commits what is pending (the timer's call).
+    func flush() throws {
+        if !pending.isEmpty { try commit() }
+    }
+
+    /// The last batch, and the journal removed: the run is over.
+    func complete() throws {
+        try commit(final: true)
+        isFinished = true
+    }
+
+    /// One batch: every result's grant and the journal, in one write and one `fdatasync`. Only then
+    /// are the results counted, and the grants' locks released.
+    private func commit(final: Bool = false) throws {
+        let batch = pending
+        pending.removeAll(keepingCapacity: true)
+        let finishedNames = Set(batch.map { $0.0.entryName })
+        journal.inFlight.removeAll { finishedNames.contains($0) }
+        let journal = self.journal
+        try vault.write { transaction in
+            for (_, outcome) in batch {
+                switch outcome {
+                case .refreshed(let grant), .reauthorization(let grant, _): try transaction.put(grant)
+                case .alreadyFresh, .failed: break
+                }
+            }
+            if final {
+                transaction.remove(EntryKey(.refreshRun, RefreshRun.name))
+            } else {
+                try transaction.put(journal)
+            }
+        }
+        for (grant, outcome) in batch {
+            locks.unlock(EntryKey(.grant, grant.entryName))
+            done += 1
+            switch outcome {
+            case .refreshed: report.refreshed += 1
+            case .alreadyFresh: report.alreadyFresh += 1
+            case .reauthorization(_, let reason):
+                let item = BulkRefreshIssue(grant: grant.entryName, reason: reason)
+                report.needsReauthorization.append(item)
+                issue(item, true)
+            case .failed(let reason):
+                let item = BulkRefreshIssue(grant: grant.entryName, reason: reason)
+                report.failed.append(item)
+                issue(item, false)
+            }
+        }
+        let seconds = (ContinuousClock.now - started).seconds
+        report.seconds = seconds
+        report.rate = seconds > 0 ? Double(report.refreshed) / seconds : 0
+        if !batch.isEmpty || final {
+            progress(BulkRefreshProgress(
+                total: queue.count, done: done, refreshed: report.refreshed,
+                failures: report.failed.count + report.needsReauthorization.count, seconds: seconds))
+        }
+    }
+
+    /// 429: every worker waits at least this long before its next request.
+    func pause(seconds: Int) {
+        let until = ContinuousClock.now.advanced(by: .seconds(max(1, min(seconds, 300))))
+        if pauseUntil.map({ until > $0 }) ?? true { pauseUntil = until }
+    }
+
+    func waitWhilePaused() async {
+        while let until = pauseUntil, until > ContinuousClock.now {
+            try? await Task.sleep(until: until, clock: .continuous)
+        }
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        let (whole, fraction) = components
+        return Double(whole) + Double(fraction) / 1e18
+    }
+}

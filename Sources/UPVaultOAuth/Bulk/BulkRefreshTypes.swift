@@ -1,0 +1,131 @@
+public import UPVault
+
+/// Which grants a bulk refresh takes, and how it behaves. Times are Unix seconds.
+public struct BulkRefreshOptions: Codable, Sendable, Equatable {
+    /// Only this app's grants (all apps when nil).
+    public var app: String?
+    /// Only these users (every user of the selected apps when nil: `--all`).
+    public var users: [String]?
+    public var issuedBefore: Int64?
+    /// Grants whose access token expires within this many seconds (and those whose expiry is unknown).
+    public var expiringWithin: Int64?
+    /// Grants last refreshed (or issued, when never refreshed) before this time.
+    public var refreshedBefore: Int64?
+    /// Requests in flight at once.
+    public var concurrency: Int
+    /// Attempts per grant for transient failures (5xx, 429, time-outs, dropped connections).
+    public var maximumAttempts: Int
+    /// Results committed per `fdatasync` at most.
+    public var batchSize: Int
+
+    public init(
+        app: String? = nil, users: [String]? = nil, issuedBefore: Int64? = nil, expiringWithin: Int64? = nil,
+        refreshedBefore: Int64? = nil, concurrency: Int = 32, maximumAttempts: Int = 8, batchSize: Int = 512
+    ) {
+        self.app = app
+        self.users = users
+        self.issuedBefore = issuedBefore
+        self.expiringWithin = expiringWithin
+        self.refreshedBefore = refreshedBefore
+        self.concurrency = max(1, min(concurrency, 512))
+        self.maximumAttempts = max(1, maximumAttempts)
+        self.batchSize = max(1, batchSize)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case app, users, concurrency
+        case issuedBefore = "issued_before"
+        case expiringWithin = "expiring_within"
+        case refreshedBefore = "refreshed_before"
+        case maximumAttempts = "maximum_attempts"
+        case batchSize = "batch_size"
+    }
+
+    /// Whether a grant falls in the selection at `now`.
+    func selects(_ grant: Grant, now: Int64) -> Bool {
+        if let app, grant.app != app { return false }
+        if let users, !users.contains(grant.user) { return false }
+        if let issuedBefore, grant.issuedAt >= issuedBefore { return false }
+        if let expiringWithin, let expiresAt = grant.expiresAt, expiresAt - now > expiringWithin { return false }
+        if let refreshedBefore, (grant.lastRefreshAt ?? grant.issuedAt) >= refreshedBefore { return false }
+        return true
+    }
+}
+
+/// The journal of a bulk refresh, kept in the vault while it runs: its options and start (for
+/// `--resume`), and the grants whose refresh request may be at the provider right now (for the run
+/// after a crash). Removed when the run completes.
+public struct RefreshRun: CodableEntry, Equatable {
+    public static let kind = EntryKind.refreshRun
+    public static let name = "current"
+
+    public var id: String
+    public var startedAt: Int64
+    public var options: BulkRefreshOptions
+    /// Grant names (`APP/USER`) sent to the provider whose results are not yet durable.
+    public var inFlight: [String]
+
+    public var entryName: String { Self.name }
+
+    enum CodingKeys: String, CodingKey {
+        case id, options
+        case startedAt = "started_at"
+        case inFlight = "in_flight"
+    }
+}
+
+/// One grant that did not end refreshed.
+public struct BulkRefreshIssue: Codable, Sendable, Equatable {
+    public var grant: String
+    public var reason: String
+}
+
+/// What a bulk refresh did.
+public struct BulkRefreshReport: Codable, Sendable, Equatable {
+    public var selected = 0
+    public var refreshed = 0
+    /// Refreshed by someone else since the run started (another process, or before an interruption).
+    public var alreadyFresh = 0
+    /// Grants whose refresh was in flight when an earlier run died, taken up again.
+    public var resumedInFlight = 0
+    public var needsReauthorization: [BulkRefreshIssue] = []
+    public var failed: [BulkRefreshIssue] = []
+    public var seconds = 0.0
+    /// Durable refreshes per second.
+    public var rate = 0.0
+    public var dryRun = false
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case selected, refreshed, failed, seconds, rate
+        case alreadyFresh = "already_fresh"
+        case resumedInFlight = "resumed_in_flight"
+        case needsReauthorization = "needs_reauthorization"
+        case dryRun = "dry_run"
+    }
+}
+
+/// Progress, reported after each durable batch.
+public struct BulkRefreshProgress: Sendable {
+    public var total: Int
+    public var done: Int
+    public var refreshed: Int
+    public var failures: Int
+    public var seconds: Double
+}
+
+/// What can stop a bulk refresh before it starts.
+public enum BulkRefreshError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// `--resume` with no interrupted run in the vault.
+    case nothingToResume
+    /// Bulk refresh needs the vault itself (in this process, or in the agent).
+    case needsVault
+
+    public var description: String {
+        switch self {
+        case .nothingToResume: "there is no interrupted refresh run to resume"
+        case .needsVault: "a bulk refresh runs on the vault itself (directly or in the agent)"
+        }
+    }
+}
