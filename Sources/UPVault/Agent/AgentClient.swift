@@ -153,6 +153,14 @@ public final class AgentClient: VaultStore, @unchecked Sendable {
         _ = try request(.write) { $0.changes = changes }
     }
 
+    /// Runs a bulk refresh in the agent (options as JSON) and returns its report (JSON).
+    public func bulkRefresh(_ options: String) throws(AgentError) -> String {
+        guard let report = try request(.bulkRefresh, { $0.options = options }).value else {
+            throw .protocolViolation("bulk_refresh without a report")
+        }
+        return report
+    }
+
     public func compact() throws {
         _ = try request(.compact)
     }

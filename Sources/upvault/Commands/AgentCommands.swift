@@ -2,6 +2,7 @@ import ArgumentParser
 import UPVault
 import UPVaultAgent
 import UPVaultOAuth
+import FoundationEssentials
 
 #if canImport(Glibc)
 import Glibc
@@ -101,7 +102,13 @@ struct AgentCommand: AsyncParsableCommand {
                     if force { return try await oauth.refresh(app: app, user: user).accessToken }
                     return try await oauth.accessToken(app: app, user: user, minimumValidity: margin)
                 },
-                describe: { error in ExitStatus.describe(error) ?? ("\(type(of: error))", 1) })
+                describe: { error in ExitStatus.describe(error) ?? ("\(type(of: error))", 1) },
+                bulkRefresh: { body in
+                    let request = try JSONDecoder().decode(Refresh.AgentRequestBody.self, from: Data(body.utf8))
+                    try oauth.pruneExpiredSecrets()
+                    let report = try await oauth.bulkRefresh(request.options, resume: request.resume, dryRun: request.dryRun)
+                    return String(decoding: try JSONEncoder().encode(report), as: UTF8.self)
+                })
         } catch {
             AgentLauncher.report("E " + (ExitStatus.describe(error)?.message ?? "cannot open the vault"))
             throw error

@@ -6,7 +6,7 @@ struct AppCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "app",
         abstract: "Register OAuth client apps (client id, secret, endpoints).",
-        subcommands: [Add.self, List.self, Show.self, Remove.self])
+        subcommands: [Add.self, List.self, Show.self, Remove.self, RotateSecret.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(

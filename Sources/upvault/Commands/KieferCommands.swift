@@ -4,7 +4,7 @@ import UPVaultOAuth
 
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Move credentials from another tool into the vault.", subcommands: [ImportKiefer.self])
+        abstract: "Move credentials from another tool into the vault.", subcommands: [ImportKiefer.self, ImportGrants.self])
 }
 
 struct ImportKiefer: ParsableCommand {

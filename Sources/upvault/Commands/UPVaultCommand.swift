@@ -12,7 +12,8 @@ struct UPVaultCommand: AsyncParsableCommand {
         commandName: "upvault",
         abstract: "Keep OAuth client secrets, user tokens and other secrets in an encrypted vault.",
         discussion: """
-            Exit codes: 0 ok, 1 error, 3 the grant needs re-authorization (log in again), 64 usage, \
+            Exit codes: 0 ok, 1 error, 3 the grant needs re-authorization (log in again), 4 some grants \
+            failed (refresh) or something needs action (audit), 64 usage, \
             65 vault damaged or tampered with, 69 provider unavailable (network, 5xx, 429), \
             75 locked (no way to ask for the passphrase), 77 wrong passphrase.
             """,
@@ -20,7 +21,7 @@ struct UPVaultCommand: AsyncParsableCommand {
         subcommands: [
             Init.self, Unlock.self, Lock.self, SecretCommand.self, AppCommand.self, Login.self, Token.self, Exec.self,
             Inject.self,
-            Grants.self, API.self, RecoverRefreshToken.self, Import.self, Export.self, Passwd.self, Rekey.self,
+            Grants.self, Refresh.self, AuditCommand.self, API.self, RecoverRefreshToken.self, Import.self, Export.self, Passwd.self, Rekey.self,
             Status.self, Fsck.self, Compact.self, AgentCommand.self,
         ]
     )

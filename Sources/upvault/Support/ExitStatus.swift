@@ -8,6 +8,8 @@ enum ExitStatus: Int32 {
     case failure = 1
     /// The grant needs the user to log in again (invalid_grant, revoked, access denied).
     case needsReauthorization = 3
+    /// Some grants failed (bulk refresh), or something needs action (audit).
+    case someFailed = 4
     case usage = 64
     case integrity = 65
     /// The provider could not be reached, failed (5xx) or is rate limiting (429): try again later.
@@ -58,6 +60,7 @@ enum ExitStatus: Int32 {
         case let error as OAuthError: (error.description, of(error).rawValue)
         case let error as KieferError: (error.description, of(error).rawValue)
         case let error as CLIError: (error.description, error.exitStatus.rawValue)
+        case let error as BulkRefreshError: (error.description, ExitStatus.failure.rawValue)
         case let error as SelectionError: (error.description, (error.isAmbiguity ? ExitStatus.usage : .failure).rawValue)
         case let error as ReferenceError:
             (error.description, (error == .templateTooLarge || { if case .malformed = error { true } else { false } }() ? ExitStatus.usage : .failure).rawValue)

@@ -36,8 +36,10 @@ struct GrantSelection: ParsableArguments {
 }
 
 /// Runs `body` with an OAuth client on the opened vault, and closes the HTTP client afterwards.
-func withOAuthClient<R>(_ vault: any VaultStore, _ body: (OAuthClient) async throws -> R) async throws -> R {
-    let client = OAuthClient(vault: vault)
+func withOAuthClient<R>(
+    _ vault: any VaultStore, connectionsPerHost: Int = 16, _ body: (OAuthClient) async throws -> R
+) async throws -> R {
+    let client = OAuthClient(vault: vault, connectionsPerHost: connectionsPerHost)
     do {
         let result = try await body(client)
         await client.shutdown()
