@@ -15,6 +15,13 @@ struct SandboxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "upvault-sandbox",
         abstract: "A local OAuth 2.0 provider that behaves like the Jawbone UP API did, with switches and faults.",
+        subcommands: [Serve.self, Admin.self],
+        defaultSubcommand: Serve.self)
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the provider (the default).",
         discussion: """
             Prints 'upvault-sandbox listening on http://HOST:PORT' once it accepts connections. \
             Endpoints: /auth/oauth2/auth, /auth/oauth2/token, /nudge/api/v.1.1/users/@me, \

@@ -50,21 +50,21 @@ extension CLI {
     }
 
     @Test func idleTimeOutLocks() throws {
-        let cli = try CLI.unlocked(["--idle", "1s"])
+        let cli = try CLI.unlocked(["--idle", "3s"])
         defer { cli.stopAgent(); cli.cleanUp() }
         #expect(try cli.run(["secret", "get", "api-key"]).status == 0)
-        Thread.sleep(forTimeInterval: 2.5)
+        Thread.sleep(forTimeInterval: 4.5)
         #expect(try cli.run(["secret", "get", "api-key"]).status == 75)
     }
 
     @Test func absoluteTimeOutLocksEvenWhenBusy() throws {
-        let cli = try CLI.unlocked(["--ttl", "2s", "--idle", "1h"])
+        let cli = try CLI.unlocked(["--ttl", "4s", "--idle", "1h"])
         defer { cli.stopAgent(); cli.cleanUp() }
         for _ in 0..<3 {
             #expect(try cli.run(["secret", "get", "api-key"]).status == 0)
             Thread.sleep(forTimeInterval: 0.3)
         }
-        Thread.sleep(forTimeInterval: 2.0)
+        Thread.sleep(forTimeInterval: 4.0)
         #expect(try cli.run(["secret", "get", "api-key"]).status == 75)
     }
 

@@ -23,7 +23,7 @@ import Testing
         #expect(try reopened.entry(Grant.self, named: "up/andy@example.com") == Self.grant)
         #expect(try reopened.names(of: .grant) == ["up/andy@example.com"])
         #expect(try reopened.entry(App.self, named: "missing") == nil)
-        #expect(try reopened.verify().entryCounts == [.secret: 0, .app: 1, .grant: 1])
+        #expect(try reopened.verify().entryCounts == [.secret: 0, .app: 1, .grant: 1, .refreshRun: 0])
     }
 
     @Test func grantNamesNeedAppAndUser() throws {
