@@ -128,6 +128,35 @@ import Testing
         await sandbox.stop()
     }
 
+    /// With a provider that rotates refresh tokens, a refresh whose answer died with the process cannot be
+    /// recovered by anyone: such grants must come out reported (needs re-authorization, with the reason),
+    /// never silently broken, and the rest refreshed.
+    @Test func killedWithRotatingRefreshTokensLosesNothingSilently() async throws {
+        let (cli, sandbox) = try await Self.seeded(400, sandbox: ["--latency-ms", "4", "--rotate-refresh-tokens"])
+        defer { cli.cleanUp() }
+        for attempt in 0..<3 {
+            let command = try RunningCommand(cli: cli, attempt == 0 ? ["refresh", "--all", "--concurrency", "8"] : ["refresh", "--resume", "--concurrency", "8"])
+            usleep(UInt32(200_000 + attempt * 100_000))
+            kill(command.process.processIdentifier, SIGKILL)
+            _ = try command.finish()
+        }
+        var final = try cli.run(["refresh", "--resume", "--json"])
+        if final.stderr.contains("no interrupted") { final = try cli.run(["refresh", "--all", "--json"]) }
+        #expect(final.status == 0 || final.status == 3, "\(final.stderr)")
+        let grants = try JSONSerialization.jsonObject(with: Data(try cli.run(["grants", "--json"]).stdout.utf8)) as? [[String: Any]] ?? []
+        let lost = grants.filter { $0["status"] as? String != "active" }
+        for grant in lost {
+            #expect((grant["status_reason"] as? String ?? "").contains("interrupted"), "\(grant)")
+        }
+        let active = Set(grants.filter { $0["status"] as? String == "active" }.compactMap { ($0["user"] as? String)?.dropFirst(4) }.compactMap { Int($0) })
+        let tokens = try Self.storedTokens(cli, users: 400, except: Set(1...400).subtracting(active))
+        #expect(try await Self.working(tokens, sandbox: sandbox) == active.count)
+        #expect(active.count + lost.count == 400)
+        // Each lost grant is one request with a consumed token, made once, to find out.
+        #expect(try await sandbox.stats()["consumed_refresh_token_reuses"] == lost.count)
+        await sandbox.stop()
+    }
+
     @Test func throughTheAgent() async throws {
         var (cli, sandbox) = try await Self.seeded(100)
         defer { cli.stopAgent(); cli.cleanUp() }
