@@ -233,7 +233,7 @@ public final class AgentServer: @unchecked Sendable {
                     if let encoded = change.value {
                         guard var bytes = Base64URL.decode(encoded, original: true) else { throw AgentRequestError("value is not base64") }
                         let value = SecureBytes(copying: bytes)
-                        bytes.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) }
+                        _ = bytes.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) }
                         try transaction.put(key, value: value)
                     } else {
                         transaction.remove(key)

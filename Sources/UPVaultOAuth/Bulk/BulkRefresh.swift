@@ -1,5 +1,5 @@
 import Logging
-public import UPVault
+import UPVault
 
 /// The outcome of one grant in a bulk refresh.
 enum BulkOutcome: Sendable {

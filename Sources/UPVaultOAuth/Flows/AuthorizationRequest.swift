@@ -1,4 +1,4 @@
-public import UPVault
+import UPVault
 
 /// A login in progress: the URL to open, and what the redirect must match. Holds the PKCE verifier,
 /// so it stays in memory for the few minutes of a login and is never stored.

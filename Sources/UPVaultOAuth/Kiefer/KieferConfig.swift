@@ -1,5 +1,5 @@
 import FoundationEssentials
-public import UPVault
+import UPVault
 
 #if canImport(Glibc)
 import Glibc
@@ -105,7 +105,7 @@ public struct KieferConfig: Codable, Sendable, Equatable {
             if n == 0 { break }
             count += n
         }
-        defer { bytes.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
+        defer { _ = bytes.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
         guard count <= maximumFileSize else { throw .tooLarge(path: path) }
         let config = try parse(Array(bytes.prefix(count)), path: path)
         return (config, UInt32(info.st_mode) & 0o777)

@@ -94,7 +94,8 @@ private final class CallbackHandler: ChannelInboundHandler, @unchecked Sendable 
             let head = HTTPResponseHead(version: .http1_1, status: matches ? .ok : .notFound, headers: headers)
             context.write(wrapOutboundOut(.head(head)), promise: nil)
             context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil)
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
+            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in bound.value.close(promise: nil) }
             if matches {
                 let hostPart = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
                 continuation.yield("http://\(hostPart):\(port)\(requested)")

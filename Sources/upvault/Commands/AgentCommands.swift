@@ -102,7 +102,10 @@ struct AgentCommand: AsyncParsableCommand {
                     if force { return try await oauth.refresh(app: app, user: user).accessToken }
                     return try await oauth.accessToken(app: app, user: user, minimumValidity: margin)
                 },
-                describe: { error in ExitStatus.describe(error) ?? ("\(type(of: error))", 1) },
+                describe: { error in
+                    let (message, code) = ExitStatus.describe(error) ?? ("\(type(of: error))", 1)
+                    return (message, code)
+                },
                 bulkRefresh: { body in
                     let request = try JSONDecoder().decode(Refresh.AgentRequestBody.self, from: Data(body.utf8))
                     try oauth.pruneExpiredSecrets()

@@ -109,7 +109,7 @@ struct ImportGrants: ParsableCommand {
         } catch {
             throw CLIError(description: "\(file) is not a JSON array of {user, access_token, refresh_token, expires_in}")
         }
-        bytes.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) }
+        _ = bytes.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) }
         let store = try options.openStore()
         guard let entry = try store.entry(App.self, named: app) else { throw VaultError.entryNotFound(EntryKey(.app, app)) }
         let now = Clock.now()
