@@ -36,6 +36,8 @@ public final class AgentServer: @unchecked Sendable {
     private let logger: Logger
     private let connections = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
+    /// Requests being handled: the idle time-out does not run out under a long one (a bulk refresh).
+    private let busy = Atomic<Int>(0)
     private let socketIdentity = Mutex<(device: UInt64, inode: UInt64)?>(nil)
     private let instanceLock = Mutex<Int32?>(nil)
     /// At most this many connections are served at once; more are closed at accept.
@@ -150,7 +152,7 @@ public final class AgentServer: @unchecked Sendable {
         let now = Self.now()
         return deadlines.withLock { deadlines in
             if now >= deadlines.absolute { return "ttl" }
-            if now >= deadlines.idle { return "idle" }
+            if now >= deadlines.idle && busy.load(ordering: .relaxed) == 0 { return "idle" }
             return nil
         }
     }
@@ -187,7 +189,14 @@ public final class AgentServer: @unchecked Sendable {
             return .failure(vaultPath, exitCode: 1, code: "other_vault")
         }
         if request.op != .status {
+            busy.wrappingAdd(1, ordering: .relaxed)
             deadlines.withLock { $0.idle = Self.now() + $0.idleSeconds }
+        }
+        defer {
+            if request.op != .status {
+                deadlines.withLock { $0.idle = Self.now() + $0.idleSeconds }
+                busy.wrappingSubtract(1, ordering: .relaxed)
+            }
         }
         guard let vault = vault.withLock({ $0 }) else {
             return .failure("the agent is locking", exitCode: 75, code: "locked")

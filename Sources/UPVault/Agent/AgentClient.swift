@@ -155,6 +155,9 @@ public final class AgentClient: VaultStore, @unchecked Sendable {
 
     /// Runs a bulk refresh in the agent (options as JSON) and returns its report (JSON).
     public func bulkRefresh(_ options: String) throws(AgentError) -> String {
+        // A run over a million grants takes minutes: no receive time-out for this one.
+        connection.withLock { fd in AgentSocket.setTimeouts(fd, seconds: 0) }
+        defer { connection.withLock { fd in AgentSocket.setTimeouts(fd, seconds: 120) } }
         guard let report = try request(.bulkRefresh, { $0.options = options }).value else {
             throw .protocolViolation("bulk_refresh without a report")
         }
