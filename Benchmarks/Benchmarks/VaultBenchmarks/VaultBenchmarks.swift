@@ -62,6 +62,19 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    Benchmark("batch of 1,000 grants (typed entries, one fdatasync), 100,000 entries", configuration: .init(maxIterations: 30)) { benchmark in
+        let vault = try Vault.open(at: large, passphrase: secure(passphrase), limits: cheapLimits)
+        let grants = (0..<1_000).map { i in
+            Grant(app: "up", user: "user\(i)", accessToken: "access-token-\(i)-0123456789abcdef", refreshToken: "refresh-\(i)-0123456789",
+                  issuedAt: 1_700_000_000, expiresAt: 1_731_536_000, lastRefreshAt: 1_700_000_000, secretFingerprint: "85dfbcf951752bba")
+        }
+        for _ in benchmark.scaledIterations {
+            try vault.write { transaction in
+                for grant in grants { try transaction.put(grant) }
+            }
+        }
+    }
+
     Benchmark("batch of 1,000 puts (one fdatasync), 100,000 entries", configuration: .init(maxIterations: 30)) { benchmark in
         let vault = try Vault.open(at: large, passphrase: secure(passphrase), limits: cheapLimits)
         for _ in benchmark.scaledIterations {

@@ -1,5 +1,5 @@
-/// Secure memory for many small secrets at once: `sodium_malloc` chunks of at least 1 MiB, handed out
-/// by bumping an offset. A batch of thousands of records costs a few allocations instead of thousands
+/// Secure memory for many small secrets at once: `sodium_malloc` chunks (4 KiB, doubling up to 1 MiB),
+/// handed out by bumping an offset. A batch of thousands of records costs a few allocations instead of thousands
 /// (each `sodium_malloc` maps guard pages and locks memory: about 100 µs). Chunks are zeroed and freed
 /// with the arena.
 final class SecureArena: @unchecked Sendable {
@@ -16,7 +16,10 @@ final class SecureArena: @unchecked Sendable {
     /// `count` bytes of zeroed secure memory.
     func allocate(_ count: Int) -> Slot {
         if chunks.isEmpty || used + count > chunks[chunks.count - 1].bytes.count {
-            chunks.append(SecureBox(SecureBytes(count: max(Self.chunkByteCount, count))))
+            // Small batches stay small (a 1 MiB locked mapping costs more than the write itself);
+            // big ones grow geometrically up to 1 MiB chunks.
+            let size = max(count, min(Self.chunkByteCount, 4096 << min(chunks.count, 8)))
+            chunks.append(SecureBox(SecureBytes(count: size)))
             used = 0
         }
         let slot = Slot(chunk: chunks.count - 1, offset: used, count: count)
