@@ -109,7 +109,7 @@ public final class AgentServer: @unchecked Sendable {
                 close(connection)
                 continue
             }
-            Thread.detach { [self] in
+            DetachedThread.start { [self] in
                 serve(connection)
                 connections.wrappingSubtract(1, ordering: .relaxed)
             }

@@ -2,15 +2,15 @@
 import Glibc
 #endif
 
-/// A detached POSIX thread: connections block on their socket, so they get threads of their own
-/// rather than tying up Swift's cooperative pool.
-enum Thread {
+/// A detached POSIX thread: the agent's accept loop and its connections block on their sockets, so they
+/// get threads of their own rather than tying up Swift's cooperative pool.
+public enum DetachedThread {
     private final class Box {
         let body: @Sendable () -> Void
         init(_ body: @escaping @Sendable () -> Void) { self.body = body }
     }
 
-    static func detach(_ body: @escaping @Sendable () -> Void) {
+    public static func start(_ body: @escaping @Sendable () -> Void) {
         let box = Unmanaged.passRetained(Box(body)).toOpaque()
         var thread = pthread_t()
         let status = pthread_create(&thread, nil, { raw in

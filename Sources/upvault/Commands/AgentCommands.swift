@@ -119,7 +119,7 @@ struct AgentCommand: AsyncParsableCommand {
         let serverBox = UncheckedBox(server)
         let outcome: Result<Void, AgentError> = await withCheckedContinuation { continuation in
             // The accept loop blocks: it gets a thread of its own, off the cooperative pool.
-            Thread.detachForAgent {
+            DetachedThread.start {
                 do throws(AgentError) {
                     try serverBox.value.run { AgentLauncher.report("R") }
                     continuation.resume(returning: .success(()))

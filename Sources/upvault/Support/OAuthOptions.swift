@@ -115,23 +115,3 @@ enum LineInput {
     }
 }
 
-enum Thread {
-    private final class Box {
-        let body: @Sendable () -> Void
-        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-    }
-
-    /// A detached POSIX thread for the agent's blocking accept loop.
-    static func detachForAgent(_ body: @escaping @Sendable () -> Void) {
-        let box = Unmanaged.passRetained(Box(body)).toOpaque()
-        var thread = pthread_t()
-        guard pthread_create(&thread, nil, { raw in
-            Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
-            return nil
-        }, box) == 0 else {
-            Unmanaged<Box>.fromOpaque(box).takeRetainedValue().body()
-            return
-        }
-        pthread_detach(thread)
-    }
-}
