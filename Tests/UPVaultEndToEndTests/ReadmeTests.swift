@@ -46,8 +46,12 @@ import Testing
         try process.run()
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        // Whatever a failed snippet left running in the background (the sandbox) goes with the session.
+        // Whatever a failed snippet left running in the background (the sandbox) goes with the session;
+        // an agent lives in a session of its own, so it is locked explicitly.
         kill(-process.processIdentifier, SIGTERM)
+        var cleanup = cli
+        cleanup.environment["HOME"] = cli.directory
+        _ = try? cleanup.run(["lock"])
         #expect(process.terminationStatus == 0, "README snippets failed:\n\(text)")
         #expect(text.contains("ghp_example_token"))
         #expect(FileManager.default.fileExists(atPath: cli.directory + "/.local/share/upvault/vault.upv"))
