@@ -36,6 +36,9 @@ import Testing
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
         process.arguments = ["-w", "/bin/bash", "-c", script]
+        // The snippets write files (config.json, settings.ini) where they run: in the test's home, never
+        // in the checkout.
+        process.currentDirectoryURL = URL(fileURLWithPath: cli.directory)
         process.environment = [
             "HOME": cli.directory, "PATH": URL(fileURLWithPath: CLI.binary).deletingLastPathComponent().path + ":/usr/bin:/bin",
             "SWIFT_BACKTRACE": "enable=no",
