@@ -185,7 +185,8 @@ public final class AgentServer: @unchecked Sendable {
     }
 
     func handle(_ request: AgentRequest) -> AgentResponse {
-        guard AgentClient.canonical(request.vault) == vaultPath else {
+        // Clients send the canonical path already; resolve only what does not match as sent.
+        guard request.vault == vaultPath || AgentClient.canonical(request.vault) == vaultPath else {
             return .failure(vaultPath, exitCode: 1, code: "other_vault")
         }
         if request.op != .status {

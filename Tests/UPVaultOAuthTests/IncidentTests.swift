@@ -36,6 +36,8 @@ import UPVault
         #expect(rotated.currentSecret?.value == "secret-2")
         #expect(rotated.usableSecrets(at: fixture.now).map(\.value) == ["secret-2", "secret-1"])
         #expect(rotated.usableSecrets(at: fixture.now + 86_401).map(\.value) == ["secret-2"])
+        // Inside the window nothing is erased, so nothing is rewritten: the app's old record stays dead.
+        #expect(try fixture.vault.statistics().deadRecordCount == 1)
         // A rotation whose window is already over drops the secret it replaces (secret-1 keeps its own
         // window) and compacts it out of the file.
         let again = try client.rotateSecret(app: "up", newSecret: "secret-3", previousValidUntil: fixture.now)

@@ -53,7 +53,7 @@ struct AppCommand: ParsableCommand {
 
         func run() throws {
             let vault = try options.openStore()
-            let apps = try vault.names(of: .app).compactMap { try vault.entry(App.self, named: $0) }
+            let apps = try vault.entries(App.self)
             if options.json {
                 try JSONOutput.print(apps.map { ["name": $0.name, "provider": $0.provider, "client_id": $0.clientID] })
                 return

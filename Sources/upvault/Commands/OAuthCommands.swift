@@ -95,8 +95,7 @@ struct Grants: ParsableCommand {
 
     func run() throws {
         let vault = try options.openStore()
-        let names = try vault.names(of: .grant).filter { app == nil || $0.hasPrefix(app! + "/") }
-        let grants = try names.compactMap { try vault.entry(Grant.self, named: $0) }
+        let grants = try vault.entries(Grant.self).filter { app == nil || $0.app == app }
         if options.json {
             try JSONOutput.print(grants.map(GrantView.init))
             return
