@@ -69,6 +69,15 @@ struct CLI {
         return Result(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
     }
 
+    /// The process `setsid -w PROGRAM` runs, which leads the new session. `setsid` forks when it starts
+    /// as a process-group leader (as Foundation starts it) and then only waits: signals meant for the
+    /// program, or for its session, must go to this pid, not to `setsid`'s.
+    static func sessionLeader(startedBy setsid: Process) -> Int32 {
+        let pid = setsid.processIdentifier
+        let children = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
+        return children.split(separator: " ").compactMap { Int32($0) }.first ?? pid
+    }
+
     /// A vault with the cheapest accepted Argon2id cost.
     mutating func initVault(passphrase: String = "first passphrase", extra: [String] = []) throws {
         usePassphrase(passphrase)

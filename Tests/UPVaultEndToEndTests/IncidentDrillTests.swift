@@ -105,17 +105,21 @@ import Testing
     }
 
     @Test func killedWithSIGKILLAndResumedNothingLost() async throws {
-        let (cli, sandbox) = try await Self.seeded(800, sandbox: ["--latency-ms", "4"])
+        // 800 grants, 8 at a time, 10 ms each: a run lasts at least a second, so the first kill lands mid-run.
+        let (cli, sandbox) = try await Self.seeded(800, sandbox: ["--latency-ms", "10"])
         defer { cli.cleanUp() }
         try await sandbox.admin("invalidate-access-tokens")
         var generator = SystemRandomNumberGenerator()
-        var first = true
-        for _ in 0..<4 {
-            let command = try RunningCommand(cli: cli, first ? ["refresh", "--all", "--concurrency", "8"] : ["refresh", "--resume", "--concurrency", "8"])
-            first = false
-            usleep(UInt32.random(in: 150_000...600_000, using: &generator))
-            kill(command.process.processIdentifier, SIGKILL)
+        for attempt in 0..<4 {
+            let command = try RunningCommand(cli: cli, attempt == 0 ? ["refresh", "--all", "--concurrency", "8"] : ["refresh", "--resume", "--concurrency", "8"])
+            usleep(attempt == 0 ? 400_000 : UInt32.random(in: 150_000...600_000, using: &generator))
+            command.signal(SIGKILL)
             _ = try command.finish()
+            if attempt == 0 {
+                // The kill really interrupted a run: its journal is there to resume.
+                let pending = try cli.run(["refresh", "--resume", "--dry-run"])
+                #expect(pending.status == 0, "\(pending.stderr)")
+            }
         }
         let resumed = try cli.run(["refresh", "--resume", "--json"])
         // A run that finished before its kill leaves nothing to resume; then refresh what is left.
@@ -132,13 +136,17 @@ import Testing
     /// recovered by anyone: such grants must come out reported (needs re-authorization, with the reason),
     /// never silently broken, and the rest refreshed.
     @Test func killedWithRotatingRefreshTokensLosesNothingSilently() async throws {
-        let (cli, sandbox) = try await Self.seeded(400, sandbox: ["--latency-ms", "4", "--rotate-refresh-tokens"])
+        let (cli, sandbox) = try await Self.seeded(400, sandbox: ["--latency-ms", "10", "--rotate-refresh-tokens"])
         defer { cli.cleanUp() }
         for attempt in 0..<3 {
             let command = try RunningCommand(cli: cli, attempt == 0 ? ["refresh", "--all", "--concurrency", "8"] : ["refresh", "--resume", "--concurrency", "8"])
-            usleep(UInt32(200_000 + attempt * 100_000))
-            kill(command.process.processIdentifier, SIGKILL)
+            usleep(UInt32(250_000 + attempt * 100_000))
+            command.signal(SIGKILL)
             _ = try command.finish()
+            if attempt == 0 {
+                let pending = try cli.run(["refresh", "--resume", "--dry-run"])
+                #expect(pending.status == 0, "the first kill must interrupt a run: \(pending.stderr)")
+            }
         }
         var final = try cli.run(["refresh", "--resume", "--json"])
         if final.stderr.contains("no interrupted") { final = try cli.run(["refresh", "--all", "--json"]) }

@@ -41,6 +41,7 @@ import Testing
         let login = try RunningCommand(cli: cli, ["login", "--user", "alice"])
         let url = try #require(login.authorizationURL())
         let argvDuringLogin = login.commandLine
+        #expect(argvDuringLogin.hasPrefix(CLI.binary + " login"), "read upvault's own command line: \(argvDuringLogin)")
         login.send(try await sandbox.redirect(for: url))
         var outputs = [try login.finish()]
         outputs.append(try cli.run(["token", "--min-valid", "400d"]))

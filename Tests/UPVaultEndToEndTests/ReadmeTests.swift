@@ -47,11 +47,17 @@ import Testing
         process.standardOutput = output
         process.standardError = output
         try process.run()
+        // The snippets' shell leads a session of its own; find it while setsid still waits for it.
+        var session = CLI.sessionLeader(startedBy: process)
+        for _ in 0..<50 where session == process.processIdentifier {
+            usleep(10_000)
+            session = CLI.sessionLeader(startedBy: process)
+        }
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         // Whatever a failed snippet left running in the background (the sandbox) goes with the session;
         // an agent lives in a session of its own, so it is locked explicitly.
-        kill(-process.processIdentifier, SIGTERM)
+        kill(-session, SIGTERM)
         var cleanup = cli
         cleanup.environment["HOME"] = cli.directory
         _ = try? cleanup.run(["lock"])

@@ -160,9 +160,18 @@ final class RunningCommand: @unchecked Sendable {
             stderr: stderrSoFar + String(decoding: err, as: UTF8.self))
     }
 
-    /// The command line the kernel shows for the process (what `ps` would print).
+    /// The upvault process itself. `setsid` forks when it starts as a process-group leader (as Foundation
+    /// starts it) and waits for the child: signalling `process` would reach `setsid`, not upvault.
+    var upvaultPID: Int32 { CLI.sessionLeader(startedBy: process) }
+
+    /// Sends `signal` to the upvault process (not to the `setsid` waiting for it).
+    func signal(_ signal: Int32) {
+        kill(upvaultPID, signal)
+    }
+
+    /// The command line the kernel shows for the upvault process (what `ps` would print).
     var commandLine: String {
-        let bytes = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(process.processIdentifier)/cmdline"))) ?? Data()
+        let bytes = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(upvaultPID)/cmdline"))) ?? Data()
         return String(decoding: bytes.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
     }
 }
