@@ -16,7 +16,8 @@ enum BulkOutcome: Sendable {
 extension OAuthClient {
     /// Refreshes every selected grant: bounded concurrency over pooled connections, retries with
     /// exponential back-off and jitter for transient failures, a run-wide pause on 429 (Retry-After),
-    /// results group-committed (`batchSize` per `fdatasync`, and at least every 50 ms). A grant counts
+    /// results group-committed (`batchSize` per `fdatasync` at most, and whatever arrived during the previous
+    /// sync at least every `BulkRun.commitInterval`). A grant counts
     /// as done only once its new tokens are durable. The run's journal (a `RefreshRun` entry) names the
     /// grants whose requests may be at the provider, so that after a crash the next run takes them up
     /// first; `resume` continues an interrupted run with its own options.
@@ -77,7 +78,7 @@ extension OAuthClient {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 while await !run.isFinished {
-                    try await Task.sleep(for: .milliseconds(50))
+                    try await Task.sleep(for: BulkRun.commitInterval)
                     try await run.flush()
                 }
             }
@@ -156,6 +157,11 @@ extension OAuthClient {
 
 /// The shared state of one bulk refresh: the queue, the journal, results waiting for their batch.
 actor BulkRun {
+    /// How long a result may wait for its batch. Short, because with a provider that rotates refresh
+    /// tokens every result not yet durable when the process dies is a user to log in again; the batch
+    /// is still whatever arrived during the previous sync, so a fast run does not sync per grant.
+    static let commitInterval = Duration.milliseconds(2)
+
     let vault: Vault
     let locks: EntryLockSet
     let options: BulkRefreshOptions
