@@ -132,6 +132,7 @@ func writeKiefer(path: String, clientID: String, secret: String, redirect: Strin
     let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
     guard fd >= 0 else { throw ValidationError("cannot create \(path)") }
     defer { close(fd) }
+    fchmod(fd, 0o600)  // an existing file keeps its mode through O_TRUNC
     _ = text.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
 }
 

@@ -14,6 +14,15 @@ public enum ReferenceError: Error, Sendable, Equatable, CustomStringConvertible 
     /// The template is larger than 1 MiB.
     case templateTooLarge
 
+    /// True for a reference that is not one of the forms, or a template over the size limit: what the
+    /// CLI reports as a usage error (exit 64).
+    public var isUsage: Bool {
+        switch self {
+        case .malformed, .templateTooLarge: true
+        case .unterminated, .notFound, .notText: false
+        }
+    }
+
     public var description: String {
         switch self {
         case .malformed(let reference):

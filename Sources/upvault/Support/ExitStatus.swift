@@ -62,8 +62,7 @@ enum ExitStatus: Int32 {
         case let error as CLIError: (error.description, error.exitStatus.rawValue)
         case let error as BulkRefreshError: (error.description, ExitStatus.failure.rawValue)
         case let error as SelectionError: (error.description, (error.isAmbiguity ? ExitStatus.usage : .failure).rawValue)
-        case let error as ReferenceError:
-            (error.description, (error == .templateTooLarge || { if case .malformed = error { true } else { false } }() ? ExitStatus.usage : .failure).rawValue)
+        case let error as ReferenceError: (error.description, (error.isUsage ? ExitStatus.usage : .failure).rawValue)
         case AgentError.refused(let message, let code): (message, code)
         case let error as AgentError: (error.description, of(error).rawValue)
         default: nil
