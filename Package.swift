@@ -53,11 +53,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The agent: holds the unlocked vault and serves its owner's processes on a Unix socket.
+        // The agent: holds the unlocked vault and serves its owner's processes on a Unix socket,
+        // running the OAuth flows in its own process (not a product: apps talk to it through UPVault).
         .target(
             name: "UPVaultAgent",
             dependencies: [
                 "UPVault",
+                "UPVaultOAuth",
                 "CPosixShims",
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -95,8 +97,15 @@ let package = Package(
             dependencies: ["UPVault", "upvault-test-helper"]
         ),
         .testTarget(
+            name: "UPVaultAgentTests",
+            dependencies: ["UPVaultAgent", "UPVaultOAuth", "UPVault"]
+        ),
+        .testTarget(
             name: "UPVaultOAuthTests",
-            dependencies: ["UPVaultOAuth", "upvault-sandbox"]
+            dependencies: [
+                "UPVaultOAuth", "upvault-sandbox",
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "UPVaultEndToEndTests",

@@ -40,6 +40,10 @@ public enum OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
     case unsupported(String)
     /// A command-line value that the flow cannot use (an API path, a field).
     case invalidArgument(String)
+    /// An app of this name exists and replacing it was not asked for.
+    case appExists(String)
+    /// The app still has grants and deleting them too was not asked for.
+    case appHasGrants(app: String, count: Int)
     /// The vault refused (wrong entry, I/O, integrity, lock time-out).
     case vault(VaultError)
     /// The agent refused or could not be reached.
@@ -84,6 +88,8 @@ public enum OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
         case .apiStatus(let status, _): "the API returned HTTP \(status)"
         case .unsupported(let what): what
         case .invalidArgument(let reason): reason
+        case .appExists(let name): "app \(name) already exists (use --replace to overwrite it)"
+        case .appHasGrants(let app, let count): "app \(app) has \(count) grant(s); use --grants to delete them too"
         case .vault(let error): error.description
         case .agent(let error): error.description
         }

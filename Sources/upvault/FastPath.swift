@@ -1,4 +1,5 @@
 import UPVault
+import UPVaultOAuth
 
 #if canImport(Glibc)
 import Glibc
@@ -30,16 +31,16 @@ enum FastPath {
         }
         let environment = Vault.processEnvironment()
         let path = VaultLocation.resolve(explicit: nil, environment: environment)
-        guard let agent = try? AgentClient.connect(vaultPath: path, environment: environment, verifyingVault: false) else { return }
-        app = app ?? environment["UPVAULT_APP"].flatMap { $0.isEmpty ? nil : $0 }
-        user = user ?? environment["UPVAULT_USER"].flatMap { $0.isEmpty ? nil : $0 }
+        guard let agent = try? AgentClient.connect(vaultPath: path, environment: environment, verifyingVault: false)
+        else { return }
+        let selection = GrantSelector(app: app, user: user, environment: environment)
         do {
-            let token = try agent.accessToken(app: app, user: user, minimumValidity: .seconds(margin))
+            let token = try agent.accessToken(app: selection.app, user: selection.user, minimumValidity: .seconds(margin))
             Terminal.out(token + "\n")
             exit(0)
-        } catch .refused(let message, let code) {
+        } catch .refused(let message, let category) {
             Terminal.error(message)
-            exit(code)
+            exit(ExitStatus(category).rawValue)
         } catch {
             return  // another vault's agent, a lost connection: the full command decides
         }

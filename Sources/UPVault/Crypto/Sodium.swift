@@ -2,7 +2,7 @@ internal import CSodium
 
 /// libsodium's one-time initialisation. Every wrapper in this folder calls `Sodium.ensureInitialized()`
 /// before its first use; nothing outside `Crypto/` imports CSodium.
-enum Sodium {
+package enum Sodium {
     private static let initialized: Bool = sodium_init() >= 0
 
     static func ensureInitialized() {
@@ -22,12 +22,12 @@ enum Sodium {
     }
 
     /// Overwrites memory with zeros in a way the compiler may not elide.
-    static func wipe(_ buffer: UnsafeMutableRawBufferPointer) {
+    package static func wipe(_ buffer: UnsafeMutableRawBufferPointer) {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return }
         sodium_memzero(base, buffer.count)
     }
 
-    static func wipe(_ array: inout [UInt8]) {
+    package static func wipe(_ array: inout [UInt8]) {
         array.withUnsafeMutableBytes { wipe($0) }
     }
 }

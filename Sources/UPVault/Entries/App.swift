@@ -126,3 +126,22 @@ extension App {
         currentSecret?.fingerprint(clientID: clientID)
     }
 }
+
+extension App {
+    /// Where a client secret is in its life.
+    public enum SecretState: String, Codable, Sendable {
+        /// Used for every token request.
+        case current
+        /// Tried only when the provider refuses the current one, until its `validUntil`.
+        case previous
+        /// Its grace window has ended; it is dropped at the next prune.
+        case expired
+    }
+
+    /// The state of one of this app's secrets at `now`.
+    public func state(of secret: ClientSecret, at now: Int64) -> SecretState {
+        if secret == currentSecret { return .current }
+        if let until = secret.validUntil, until <= now { return .expired }
+        return .previous
+    }
+}

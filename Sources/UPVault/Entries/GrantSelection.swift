@@ -50,3 +50,32 @@ extension VaultStore {
         }
     }
 }
+
+/// The app and user a command means: named explicitly, else `$UPVAULT_APP` / `$UPVAULT_USER` (when not
+/// empty), else the vault's only app and that app's only grant.
+public struct GrantSelector: Sendable, Equatable {
+    /// What was named (explicitly or in the environment); nil where the vault must decide.
+    public var app: String?
+    public var user: String?
+
+    public init(app: String? = nil, user: String? = nil, environment: [String: String] = [:]) {
+        self.app = app ?? environment["UPVAULT_APP"].flatMap { $0.isEmpty ? nil : $0 }
+        self.user = user ?? environment["UPVAULT_USER"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// The app: as named, else the vault's only one.
+    public func appName(in store: any VaultStore) throws -> String {
+        try app ?? store.onlyApp()
+    }
+
+    /// The user label of an existing grant of `app`: as named, else the app's only grant's.
+    public func userLabel(app: String, in store: any VaultStore) throws -> String {
+        try user ?? store.onlyUser(of: app)
+    }
+
+    /// Both, as `appName` and `userLabel` choose them.
+    public func grant(in store: any VaultStore) throws -> (app: String, user: String) {
+        let app = try appName(in: store)
+        return (app, try userLabel(app: app, in: store))
+    }
+}

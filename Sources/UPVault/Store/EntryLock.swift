@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -88,10 +90,10 @@ extension PosixFile {
 /// Entry locks for bulk work: one open lock file, many entries locked at once, each released when its
 /// result is durable. Entries whose offsets coincide share the byte (counted here, so releasing one
 /// does not release the other).
-public final class EntryLockSet: @unchecked Sendable {
+public final class EntryLockSet: Sendable {
     private let file: PosixFile
     private let vault: Vault
-    private let held = ProtectedState<[Int64: Int]>([:])
+    private let held = Mutex<[Int64: Int]>([:])
 
     public init(vault: Vault) throws(VaultError) {
         self.vault = vault

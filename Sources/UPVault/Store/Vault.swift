@@ -1,4 +1,5 @@
 public import Logging
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -15,7 +16,7 @@ public final class Vault: Sendable {
     public let path: String
     let logger: Logger
     private let lockFile: PosixFile
-    let state: ProtectedState<State>
+    let state: Mutex<State>
 
     /// A logger that discards everything: the library never configures logging itself.
     public static let silentLogger = Logger(label: "upvault", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -60,7 +61,7 @@ public final class Vault: Sendable {
     private init(path: String, lockFile: PosixFile, state: consuming State, logger: Logger) {
         self.path = path
         self.lockFile = lockFile
-        self.state = ProtectedState(state)
+        self.state = Mutex(state)
         self.logger = logger
         if let torn = self.state.withLock({ $0.tornTail }) {
             logger.warning("vault ends in an interrupted write; ignoring it", metadata: ["path": "\(path)", "torn": "\(torn)"])
@@ -71,13 +72,16 @@ public final class Vault: Sendable {
 
     /// Creates a new vault at `path` protected by `passphrase`, refusing to replace anything.
     ///
-    /// The directory must exist and be writable only by its owner. `addRecoveryKey()` adds a second
+    /// The directory must exist (or, with `creatingDirectories`, is made 0700 with its missing parents)
+    /// and be writable only by its owner. `addRecoveryKey()` adds a second
     /// way in.
     public static func create(
         at path: String, passphrase: borrowing SecureBytes, kdf: KDFParameters = .moderate,
-        logger: Logger = Vault.silentLogger
+        creatingDirectories: Bool = false, logger: Logger = Vault.silentLogger
     ) throws(VaultError) -> Vault {
-        try create(at: path, passphrase: passphrase, kdf: kdf, createdAt: UInt64(time(nil)), logger: logger)
+        // The directories a new vault needs are made private (0700); existing ones are checked as they are.
+        if creatingDirectories { try FileSystem.createPrivateParents(of: path) }
+        return try create(at: path, passphrase: passphrase, kdf: kdf, createdAt: UInt64(time(nil)), logger: logger)
     }
 
     static func create(
@@ -150,8 +154,8 @@ public final class Vault: Sendable {
     }
 
     /// The master key, for `upvault unlock` to hand to the agent it starts. Nothing else may call this.
-    package func withMasterKey<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try state.withLock { state in try state.keys.masterKey.withUnsafeBytes(body) }
+    package func withMasterKey<R: Sendable>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        state.withLock { state in state.keys.masterKey.withUnsafeBytes(body) }
     }
 
     private static func open(
@@ -263,16 +267,16 @@ public final class Vault: Sendable {
     }
 
     private func withLockedState<R: ~Copyable>(
-        exclusive: Bool, _ body: (inout State) throws(VaultError) -> R
-    ) throws(VaultError) -> R {
-        try state.withLock { (state: inout State) throws(VaultError) -> R in
+        exclusive: Bool, _ body: (inout State) throws(VaultError) -> sending R
+    ) throws(VaultError) -> sending R {
+        try state.withLock { (state: inout State) throws(VaultError) -> sending R in
             try self.locked(&state, exclusive: exclusive, body)
         }
     }
 
     private func locked<R: ~Copyable>(
-        _ state: inout State, exclusive: Bool, _ body: (inout State) throws(VaultError) -> R
-    ) throws(VaultError) -> R {
+        _ state: inout State, exclusive: Bool, _ body: (inout State) throws(VaultError) -> sending R
+    ) throws(VaultError) -> sending R {
         if state.wiped || (exclusive && state.unusable) { throw .handleUnusable }
         try lockFile.lock(exclusive: exclusive)
         defer { lockFile.unlock() }

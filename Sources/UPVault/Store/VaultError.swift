@@ -40,6 +40,10 @@ public enum VaultError: Error, Sendable, Equatable, CustomStringConvertible {
     case rekeyedElsewhere
     /// Another thread or process held this entry's lock for the whole time-out.
     case entryLockTimeout(EntryKey)
+    /// An input file (an import, a template, a config) is larger than its limit; nothing was read from it.
+    case fileTooLarge(path: String, maximum: Int)
+    /// A file that must be a regular file is something else (a directory, a device, a socket).
+    case notARegularFile(path: String)
 
     public var description: String {
         switch self {
@@ -65,6 +69,8 @@ public enum VaultError: Error, Sendable, Equatable, CustomStringConvertible {
         case .handleUnusable: "this vault handle is unusable after a failed sync; open the vault again"
         case .rekeyedElsewhere: "the vault was re-keyed by another process; open it again"
         case .entryLockTimeout(let key): "timed out waiting for another process working on \(key.kind) '\(key.name)'"
+        case .fileTooLarge(let path, let maximum): "\(path) is larger than \(maximum) bytes"
+        case .notARegularFile(let path): "\(path) is not a regular file"
         }
     }
 }

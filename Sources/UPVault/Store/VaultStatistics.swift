@@ -61,3 +61,14 @@ extension Vault {
             hasRecoveryKey: header.slots.contains { $0.kind == .recoveryKey }, fileSize: status.size)
     }
 }
+
+extension Vault {
+    /// `fsck`: verifies the whole vault (header, every record, the seal, every entry) and, with
+    /// `repair`, removes an interrupted write at the end and verifies again.
+    public func check(repair: Bool) throws(VaultError) -> (statistics: VaultStatistics, repaired: Bool) {
+        let statistics = try verify()
+        guard statistics.tornTail != nil && repair else { return (statistics, false) }
+        try self.repair()
+        return (try verify(), true)
+    }
+}

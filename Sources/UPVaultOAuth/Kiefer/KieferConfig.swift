@@ -89,26 +89,27 @@ public struct KieferConfig: Codable, Sendable, Equatable {
     /// Reads and checks a kiefer config. `permissions` receives the file's mode, so the caller can warn
     /// when the secrets in it were readable by others.
     public static func read(path: String) throws(KieferError) -> (config: KieferConfig, mode: UInt32) {
-        let fd = Glibc.open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { throw .unreadable(path: path, errno: errno) }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw .unreadable(path: path, errno: errno) }
-        guard info.st_mode & S_IFMT == S_IFREG else { throw .unreadable(path: path, errno: EINVAL) }
-        guard info.st_size <= maximumFileSize else { throw .tooLarge(path: path) }
-        var bytes = [UInt8](repeating: 0, count: maximumFileSize + 1)
-        var count = 0
-        while count < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + count, $0.count - count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else { throw .unreadable(path: path, errno: errno) }
-            if n == 0 { break }
-            count += n
+        var bytes: [UInt8]
+        let mode: UInt32
+        do {
+            let file = try PosixFile.open(path, flags: O_RDONLY | O_NOFOLLOW)
+            let status = try file.status()
+            guard status.isRegularFile else { throw KieferError.unreadable(path: path, errno: EINVAL) }
+            mode = status.mode & 0o777
+            bytes = try file.readAll(maximum: maximumFileSize)
+        } catch let error as KieferError {
+            throw error
+        } catch VaultError.fileTooLarge {
+            throw .tooLarge(path: path)
+        } catch VaultError.io(_, _, let code) {
+            throw .unreadable(path: path, errno: code)
+        } catch VaultError.vaultNotFound {
+            throw .unreadable(path: path, errno: ENOENT)
+        } catch {
+            throw .unreadable(path: path, errno: EIO)
         }
-        defer { _ = bytes.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
-        guard count <= maximumFileSize else { throw .tooLarge(path: path) }
-        let config = try parse(Array(bytes.prefix(count)), path: path)
-        return (config, UInt32(info.st_mode) & 0o777)
+        defer { Sodium.wipe(&bytes) }
+        return (try parse(bytes, path: path), mode)
     }
 
     public static func parse(_ bytes: [UInt8], path: String = "config") throws(KieferError) -> KieferConfig {

@@ -71,39 +71,14 @@ public enum KieferMigration {
     /// copy-on-write file system, or an SSD, old blocks may survive elsewhere (SECURITY.md); this
     /// removes the file and its contents from every ordinary view.
     public static func shred(path: String) throws(KieferError) {
-        let fd = Glibc.open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { throw .shredFailed(path: path, errno: errno) }
-        var info = stat()
-        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
-            close(fd)
-            throw .shredFailed(path: path, errno: EINVAL)
-        }
-        let zeros = [UInt8](repeating: 0, count: 4096)
-        var remaining = Int(info.st_size)
-        var offset: off_t = 0
-        while remaining > 0 {
-            let n = zeros.withUnsafeBytes { pwrite(fd, $0.baseAddress!, min(remaining, 4096), offset) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else {
-                let code = errno
-                close(fd)
-                throw .shredFailed(path: path, errno: code)
-            }
-            remaining -= n
-            offset += off_t(n)
-        }
-        guard fsync(fd) == 0 else {
-            let code = errno
-            close(fd)
+        do {
+            try FileSystem.shred(path)
+        } catch .io(_, _, let code), .syncFailed(_, let code) {
             throw .shredFailed(path: path, errno: code)
-        }
-        close(fd)
-        guard unlink(path) == 0 else { throw .shredFailed(path: path, errno: errno) }
-        let directory = path.lastIndex(of: "/").map { path[..<$0].isEmpty ? "/" : String(path[..<$0]) } ?? "."
-        let dirfd = Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dirfd >= 0 {
-            _ = fsync(dirfd)
-            close(dirfd)
+        } catch .vaultNotFound {
+            throw .shredFailed(path: path, errno: ENOENT)
+        } catch {
+            throw .shredFailed(path: path, errno: EINVAL)
         }
     }
 }

@@ -1,9 +1,6 @@
 import ArgumentParser
 import UPVault
 
-#if canImport(Glibc)
-import Glibc
-#endif
 
 struct Init: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,11 +17,10 @@ struct Init: ParsableCommand {
 
     func run() throws {
         let path = options.vaultPath
-        if access(path, F_OK) == 0 { throw VaultError.vaultExists(path: path) }
-        try Directories.createPrivateParent(of: path)
+        if Vault.exists(at: path) { throw VaultError.vaultExists(path: path) }
         let passphrase = try options.passphraseSource.readNew(
             prompt: "New passphrase for \(path): ", confirmation: "Repeat the passphrase: ")
-        let vault = try Vault.create(at: path, passphrase: passphrase, kdf: kdf.parameters)
+        let vault = try Vault.create(at: path, passphrase: passphrase, kdf: kdf.parameters, creatingDirectories: true)
         let recovery: String? = recoveryKey ? RecoveryKeyText.format(try vault.addRecoveryKey()) : nil
         if options.json {
             try JSONOutput.print(InitReport(path: path, kdf: kdf.parameters.description, recoveryKey: recovery))
@@ -40,23 +36,5 @@ struct Init: ParsableCommand {
         var path: String
         var kdf: String
         var recoveryKey: String?
-
-        enum CodingKeys: String, CodingKey {
-            case path, kdf
-            case recoveryKey = "recovery_key"
-        }
-    }
-}
-
-enum Directories {
-    /// Creates the vault's directory (0700) and its parents if missing.
-    static func createPrivateParent(of path: String) throws {
-        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return }
-        let directory = String(path[..<slash])
-        if access(directory, F_OK) == 0 { return }
-        try createPrivateParent(of: directory)
-        if mkdir(directory, 0o700) != 0 && errno != EEXIST {
-            throw VaultError.io(operation: "mkdir", path: directory, errno: errno)
-        }
     }
 }

@@ -1,9 +1,6 @@
 import ArgumentParser
 import UPVault
 
-#if canImport(Glibc)
-import Glibc
-#endif
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,14 +10,14 @@ struct Status: ParsableCommand {
 
     func run() throws {
         let path = options.vaultPath
-        guard access(path, F_OK) == 0 else { throw VaultError.vaultNotFound(path: path) }
+        guard Vault.exists(at: path) else { throw VaultError.vaultNotFound(path: path) }
         let summary = try Vault.inspect(at: path)
         let agent = try AgentClient.connect(vaultPath: path, environment: options.environment)?.status()
         let report = StatusReport(
             path: summary.path, state: agent == nil ? "locked" : "unlocked",
-            agentPID: agent?.pid, locksAt: agent.map { Clock.iso8601($0.expiresAt) },
-            idleLocksAt: agent.map { Clock.iso8601($0.idleExpiresAt) },
-            secondsLeft: agent.map { max(0, min($0.expiresAt, $0.idleExpiresAt) - Clock.now()) }, format: "UPV\(summary.formatVersion)", vaultID: summary.vaultID,
+            agentPID: agent?.pid, locksAt: agent.map { TimeText.iso8601($0.expiresAt) },
+            idleLocksAt: agent.map { TimeText.iso8601($0.idleExpiresAt) },
+            secondsLeft: agent.map { max(0, min($0.expiresAt, $0.idleExpiresAt) - TimeText.now()) }, format: "UPV\(summary.formatVersion)", vaultID: summary.vaultID,
             generation: summary.generation, createdAt: summary.createdAt, kdf: summary.kdf?.description,
             recoveryKey: summary.hasRecoveryKey, fileSize: summary.fileSize)
         if options.json {
@@ -29,7 +26,7 @@ struct Status: ParsableCommand {
         }
         Terminal.out("""
             vault:        \(report.path)
-            state:        \(agent.map { "unlocked (agent pid \($0.pid)): locks at \(Clock.iso8601($0.expiresAt)) or after \(Clock.remaining($0.idleExpiresAt)) without use" } ?? "locked (commands ask for the passphrase; 'upvault unlock' to unlock once)")
+            state:        \(agent.map { "unlocked (agent pid \($0.pid)): locks at \(TimeText.iso8601($0.expiresAt)) or after \(TimeText.remaining($0.idleExpiresAt)) without use" } ?? "locked (commands ask for the passphrase; 'upvault unlock' to unlock once)")
             format:       \(report.format), generation \(report.generation), created \(report.createdAt) (unix time)
             key:          \(report.kdf ?? "none")\(report.recoveryKey ? ", plus a recovery key" : "")
             file size:    \(report.fileSize) bytes
@@ -51,18 +48,6 @@ struct Status: ParsableCommand {
         var kdf: String?
         var recoveryKey: Bool
         var fileSize: Int
-
-        enum CodingKeys: String, CodingKey {
-            case path, state, format, generation, kdf
-            case vaultID = "vault_id"
-            case agentPID = "agent_pid"
-            case locksAt = "locks_at"
-            case idleLocksAt = "idle_locks_at"
-            case secondsLeft = "seconds_left"
-            case createdAt = "created_at"
-            case recoveryKey = "recovery_key"
-            case fileSize = "file_size"
-        }
     }
 }
 
@@ -78,16 +63,10 @@ struct Fsck: ParsableCommand {
 
     func run() throws {
         let path = options.vaultPath
-        guard access(path, F_OK) == 0 else { throw VaultError.vaultNotFound(path: path) }
+        guard Vault.exists(at: path) else { throw VaultError.vaultNotFound(path: path) }
         let passphrase = try options.passphraseSource.read(prompt: "Passphrase for \(path): ")
-        let vault = try Vault.open(at: path, passphrase: passphrase)
-        var statistics = try vault.verify()
-        var repaired = false
-        if statistics.tornTail != nil && repair {
-            try vault.repair()
-            statistics = try vault.verify()
-            repaired = true
-        }
+        let (statistics, repaired) = try Vault.open(at: path, passphrase: passphrase, logger: options.logger)
+            .check(repair: repair)
         let report = StatisticsReport(statistics, path: path, repaired: repaired)
         if options.json {
             try JSONOutput.print(report)
@@ -96,8 +75,9 @@ struct Fsck: ParsableCommand {
         }
         if let torn = statistics.tornTail {
             throw CLIError(
-                description: "the vault ends in an interrupted write (\(torn.byteCount) bytes at offset \(torn.offset)); run 'upvault fsck --repair' to remove it",
-                exitStatus: .integrity)
+                description: "the vault ends in an interrupted write (\(torn.byteCount) bytes at offset "
+                    + "\(torn.offset)); run 'upvault fsck --repair' to remove it",
+                category: .integrity)
         }
     }
 }
@@ -156,12 +136,5 @@ struct StatisticsReport: Encodable {
         status:     \(tornTailBytes > 0 ? "interrupted write of \(tornTailBytes) bytes at the end" : repaired ? "repaired, ok" : "ok")
 
         """
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case path, generation, secrets, apps, grants, records, repaired
-        case deadRecords = "dead_records"
-        case fileSize = "file_size"
-        case tornTailBytes = "torn_tail_bytes"
     }
 }

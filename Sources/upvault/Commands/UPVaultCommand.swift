@@ -1,7 +1,4 @@
 import ArgumentParser
-import UPVault
-import UPVaultAgent
-import UPVaultOAuth
 
 #if canImport(Glibc)
 import Glibc
@@ -19,10 +16,9 @@ struct UPVaultCommand: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            Init.self, Unlock.self, Lock.self, SecretCommand.self, AppCommand.self, Login.self, Token.self, Exec.self,
-            Inject.self,
-            Grants.self, Refresh.self, AuditCommand.self, API.self, RecoverRefreshToken.self, Import.self, Export.self, Passwd.self, Rekey.self,
-            Status.self, Fsck.self, Compact.self, AgentCommand.self,
+            Init.self, Unlock.self, Lock.self, SecretCommand.self, AppCommand.self, Login.self, Token.self,
+            Exec.self, Inject.self, Grants.self, Refresh.self, AuditCommand.self, API.self, RecoverRefreshToken.self,
+            Import.self, Export.self, Passwd.self, Rekey.self, Status.self, Fsck.self, Compact.self, AgentCommand.self,
         ]
     )
 
@@ -44,10 +40,5 @@ struct UPVaultCommand: AsyncParsableCommand {
             // Help, version and usage errors, formatted by ArgumentParser (usage exits 64).
             Self.exit(withError: error)
         }
-    }
-
-    static func fail(_ message: String, code: ExitStatus) -> Never {
-        Terminal.error(message)
-        Glibc.exit(code.rawValue)
     }
 }

@@ -1,8 +1,7 @@
+import ArgumentParser
 import UPVault
-import UPVaultAgent
-import UPVaultOAuth
 
-/// The documented, stable exit codes (README "Exit codes").
+/// The documented, stable exit codes (README "Exit codes"): one per `FailureCategory`.
 enum ExitStatus: Int32 {
     case success = 0
     case failure = 1
@@ -17,69 +16,34 @@ enum ExitStatus: Int32 {
     case locked = 75
     case wrongPassphrase = 77
 
-    static func of(_ error: VaultError) -> ExitStatus {
-        switch error {
-        case .integrity, .unsupportedFormatVersion, .kdfParametersOutOfBounds: .integrity
-        case .wrongPassphraseOrDamagedHeader: .wrongPassphrase
-        case .invalidName, .valueTooLarge: .usage
-        default: .failure
+    init(_ category: FailureCategory) {
+        switch category {
+        case .failure: self = .failure
+        case .needsReauthorization: self = .needsReauthorization
+        case .someFailed: self = .someFailed
+        case .usage: self = .usage
+        case .integrity: self = .integrity
+        case .unavailable: self = .unavailable
+        case .locked, .busy: self = .locked
+        case .wrongPassphrase: self = .wrongPassphrase
         }
     }
 
-    static func of(_ error: OAuthError) -> ExitStatus {
-        switch error {
-        case .vault(let error): of(error)
-        case .agent(.refused(_, let code)): ExitStatus(rawValue: code) ?? .failure
-        case .agent(let error): of(error)
-        case _ where error.needsReauthorization: .needsReauthorization
-        case _ where error.isTransient: .unavailable
-        case .insecureEndpoint, .invalidArgument, .malformedURL: .usage
-        default: .failure
-        }
-    }
-
-    static func of(_ error: KieferError) -> ExitStatus {
-        switch error {
-        case .grantExists, .appConflict: .usage
-        default: .failure
-        }
-    }
-
-    static func of(_ error: AgentError) -> ExitStatus {
-        switch error {
-        case .socketPathTooLong: .usage
-        default: .failure
-        }
-    }
-
-    /// The one line and the exit code for every error upvault knows; nil for ArgumentParser's own.
+    /// The one line and the exit code for every error the libraries know; nil for ArgumentParser's own.
     static func describe(_ error: any Error) -> (message: String, code: Int32)? {
-        switch error {
-        case let error as VaultError: (error.description, of(error).rawValue)
-        case let error as PassphraseError: (error.description, of(error).rawValue)
-        case let error as OAuthError: (error.description, of(error).rawValue)
-        case let error as KieferError: (error.description, of(error).rawValue)
-        case let error as CLIError: (error.description, error.exitStatus.rawValue)
-        case let error as BulkRefreshError: (error.description, ExitStatus.failure.rawValue)
-        case let error as SelectionError: (error.description, (error.isAmbiguity ? ExitStatus.usage : .failure).rawValue)
-        case let error as ReferenceError: (error.description, (error.isUsage ? ExitStatus.usage : .failure).rawValue)
-        case AgentError.refused(let message, let code): (message, code)
-        case let error as AgentError: (error.description, of(error).rawValue)
-        default: nil
-        }
+        if let error = error as? CLIError, let code = error.exit { return (error.description, code) }
+        guard let error = error as? any CategorizedError else { return nil }
+        return (error.description, ExitStatus(error.category).rawValue)
     }
 
-    static func of(_ error: PassphraseError) -> ExitStatus {
-        switch error {
-        case .unavailable: .locked
-        case .empty, .tooLong, .mismatch, .malformedRecoveryKey: .usage
-        case .insecureFile, .io: .failure
-        }
-    }
+    /// Ends the command with this status (after its output is written).
+    var exitCode: ExitCode { ExitCode(rawValue) }
 }
 
-/// Errors of the CLI's own making.
-struct CLIError: Error, CustomStringConvertible {
+/// A failure only the CLI can have (output it cannot produce as asked, a program `exec` cannot run).
+struct CLIError: CategorizedError {
     var description: String
-    var exitStatus: ExitStatus = .failure
+    var category: FailureCategory = .failure
+    /// An exit code of its own (126, 127 for `exec`, as a shell has them), else the category's.
+    var exit: Int32?
 }

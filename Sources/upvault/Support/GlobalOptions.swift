@@ -1,20 +1,25 @@
 import ArgumentParser
+import Logging
 import UPVault
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Options every command takes.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The vault file (default: $UPVAULT_PATH, else $XDG_DATA_HOME/upvault/vault.upv).", valueName: "path"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The vault file (default: $UPVAULT_PATH, else $XDG_DATA_HOME/upvault/vault.upv).", valueName: "path"))
     var vault: String?
 
-    @Option(name: .long, help: ArgumentHelp("Read the passphrase from this open file descriptor, one line per passphrase.", valueName: "fd"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Read the passphrase from this open file descriptor, one line per passphrase.", valueName: "fd"))
     var passphraseFd: Int32?
 
     @Flag(name: .long, help: "Machine-readable output.")
     var json = false
+
+    @Flag(name: .long, help: "Log what the libraries do to stderr (also UPVAULT_LOG=debug|trace).")
+    var verbose = false
 
     var environment: [String: String] { Vault.processEnvironment() }
 
@@ -24,31 +29,33 @@ struct GlobalOptions: ParsableArguments {
         PassphraseSource.resolve(descriptor: passphraseFd, environment: environment)
     }
 
+    /// Where the libraries log: nowhere unless asked for (`--verbose`, `UPVAULT_LOG`).
+    var logger: Logger { Diagnostics.logger(verbose: verbose, environment: environment) }
+
     /// Opens the vault with the passphrase from the configured source, and warns about a torn tail.
     func openVault() throws -> Vault {
         try openVault(with: try readPassphrase())
     }
 
     /// The agent when one serves this vault, else the vault opened with the passphrase (which exits 75
-    /// at once when there is no way to ask for one).
+    /// at once when there is no way to ask for one): `Vault.connect`, with the torn-tail warning.
     func openStore() throws -> any VaultStore {
-        let path = vaultPath
-        guard access(path, F_OK) == 0 else { throw VaultError.vaultNotFound(path: path) }
-        if let agent = try AgentClient.connect(vaultPath: path, environment: environment) { return agent }
-        return try openVault()
+        let store = try Vault.connect(at: vaultPath, environment: environment, logger: logger) {
+            try passphraseSource.read(prompt: "Passphrase for \(vaultPath): ")
+        }
+        if let vault = store as? Vault { try warnAboutTornTail(vault) }
+        return store
     }
-    // (The same choice as `Vault.connect`, which apps use; here the passphrase source and the torn-tail
-    // warning are the CLI's.)
 
     /// The passphrase for the vault, read only after checking that there is a vault to open.
-    func readPassphrase() throws -> SecureBytes {
+    func readPassphrase(prompt: String = "Passphrase for ") throws -> SecureBytes {
         let path = vaultPath
-        guard access(path, F_OK) == 0 else { throw VaultError.vaultNotFound(path: path) }
-        return try passphraseSource.read(prompt: "Passphrase for \(path): ")
+        guard Vault.exists(at: path) else { throw VaultError.vaultNotFound(path: path) }
+        return try passphraseSource.read(prompt: "\(prompt)\(path): ")
     }
 
     func openVault(with passphrase: borrowing SecureBytes) throws -> Vault {
-        let vault = try Vault.open(at: vaultPath, passphrase: passphrase)
+        let vault = try Vault.open(at: vaultPath, passphrase: passphrase, logger: logger)
         try warnAboutTornTail(vault)
         return vault
     }
@@ -62,23 +69,15 @@ struct GlobalOptions: ParsableArguments {
     }
 }
 
-/// `--kdf interactive|moderate|sensitive|OPS:MIB`.
-struct KDFChoice: ExpressibleByArgument {
-    var parameters: KDFParameters
+/// `--app` and `--user`, with the defaults a user expects (`GrantSelector`).
+struct GrantOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The app (default: $UPVAULT_APP, else the only app in the vault).", valueName: "name"))
+    var app: String?
 
-    init?(argument: String) {
-        switch argument {
-        case "interactive": parameters = .interactive
-        case "moderate": parameters = .moderate
-        case "sensitive": parameters = .sensitive
-        default:
-            let parts = argument.split(separator: ":")
-            guard parts.count == 2, let ops = UInt32(parts[0]), let mebibytes = UInt64(parts[1]) else { return nil }
-            let candidate = KDFParameters(opsLimit: ops, memLimit: mebibytes << 20)
-            guard KDFLimits.default.admit(candidate) else { return nil }
-            parameters = candidate
-        }
+    @Option(help: ArgumentHelp("The user's label (default: $UPVAULT_USER, else the app's only grant).", valueName: "label"))
+    var user: String?
+
+    func selector(_ environment: [String: String]) -> GrantSelector {
+        GrantSelector(app: app, user: user, environment: environment)
     }
-
-    static var defaultCompletionKind: CompletionKind { .list(["interactive", "moderate", "sensitive"]) }
 }

@@ -1,10 +1,6 @@
 import ArgumentParser
 import UPVault
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 struct Passwd: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Change the passphrase (the master key stays; the file is rewritten atomically).",
@@ -27,13 +23,13 @@ struct Passwd: ParsableCommand {
 
     func run() throws {
         let path = options.vaultPath
-        guard access(path, F_OK) == 0 else { throw VaultError.vaultNotFound(path: path) }
         let vault: Vault
         if recoveryKey {
-            let text = try options.passphraseSource.read(prompt: "Recovery key for \(path): ")
-            vault = try Vault.open(at: path, recoveryKey: try RecoveryKeyText.parse(text))
+            let text = try options.readPassphrase(prompt: "Recovery key for ")
+            vault = try Vault.open(at: path, recoveryKey: try RecoveryKeyText.parse(text), logger: options.logger)
         } else {
-            vault = try Vault.open(at: path, passphrase: try options.passphraseSource.read(prompt: "Current passphrase for \(path): "))
+            let passphrase = try options.readPassphrase(prompt: "Current passphrase for ")
+            vault = try Vault.open(at: path, passphrase: passphrase, logger: options.logger)
         }
         let newSource = PassphraseSource.resolve(
             descriptor: newPassphraseFd, environment: options.environment, fileVariable: "UPVAULT_NEW_PASSPHRASE_FILE")
@@ -57,7 +53,7 @@ struct Rekey: ParsableCommand {
         let passphrase = try options.readPassphrase()
         let vault = try options.openVault(with: passphrase)
         let recovery = try vault.rekey(passphrase: passphrase, withRecoveryKey: recoveryKey)
-        var text: String? = nil
+        var text: String?
         if let recovery { text = RecoveryKeyText.format(recovery) }
         if options.json {
             try JSONOutput.print(["generation": String(try vault.statistics().generation), "recovery_key": text ?? ""])

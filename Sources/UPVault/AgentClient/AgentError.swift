@@ -12,8 +12,8 @@ public enum AgentError: Error, Sendable, Equatable, CustomStringConvertible {
     case protocolViolation(String)
     /// The agent serves another vault file.
     case otherVault(String)
-    /// The agent refused the request; `exitCode` is the CLI's exit code for it.
-    case refused(message: String, exitCode: Int32)
+    /// The agent could not do what was asked; `category` says what kind of failure it was.
+    case refused(message: String, category: FailureCategory)
     /// An agent is already running for this socket.
     case alreadyRunning(String)
     /// The agent did not start or did not report ready.

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -6,16 +7,16 @@ import Glibc
 
 /// A vault handle that asks the unlocked agent instead of holding the keys: the same `VaultStore` API,
 /// no passphrase, no Argon2id. One connection, one request at a time.
-public final class AgentClient: VaultStore, @unchecked Sendable {
+public final class AgentClient: VaultStore {
     public let path: String
     /// The socket this client is connected to.
     public let socketPath: String
-    private let connection: ProtectedState<Int32>
+    private let connection: Mutex<Int32>
 
     private init(path: String, socketPath: String, fd: Int32) {
         self.path = path
         self.socketPath = socketPath
-        connection = ProtectedState(fd)
+        connection = Mutex(fd)
     }
 
     deinit {
@@ -66,66 +67,62 @@ public final class AgentClient: VaultStore, @unchecked Sendable {
 
     // MARK: Requests
 
-    func send(_ request: AgentRequest) throws(AgentError) -> AgentResponse {
-        let payload = try AgentFrame.encode(request)
-        return try connection.withLock { (fd) throws(AgentError) -> AgentResponse in
+    /// Sends one request and decodes its answer; a failure the agent reports is `refused` (or
+    /// `otherVault`). Requests on one client are sent one at a time.
+    package func exchange<Request: AgentOperations>(_ request: Request) throws(AgentError) -> Request.Response {
+        let payload = try AgentFrame.encode(AgentEnvelope(vault: path, request: request))
+        return try connection.withLock { (fd) throws(AgentError) -> Request.Response in
             guard fd >= 0 else { throw .connectionLost("closed") }
             try AgentFrame.write(payload, to: fd)
             guard let answer = try AgentFrame.read(from: fd) else { throw .connectionLost("the agent closed the connection") }
-            let response = try AgentFrame.decode(AgentResponse.self, from: answer)
-            if let failure = response.error {
-                if failure.code == "other_vault" { throw .otherVault(failure.message) }
-                throw .refused(message: failure.message, exitCode: failure.exitCode)
+            switch try AgentFrame.decode(AgentReply<Request.Response>.self, from: answer) {
+            case .ok(let response):
+                return response
+            case .error(let failure):
+                if let other = failure.otherVault { throw .otherVault(other) }
+                throw .refused(message: failure.message, category: failure.category)
             }
-            return response
         }
     }
 
-    func request(_ op: AgentRequest.Operation, _ configure: (inout AgentRequest) -> Void = { _ in }) throws(AgentError) -> AgentResponse {
-        var request = AgentRequest(op: op, vault: path)
-        configure(&request)
-        return try send(request)
+    /// Runs `body` with no receive time-out on this connection (for requests that take minutes).
+    package func withoutTimeout<R>(_ body: () throws(AgentError) -> R) throws(AgentError) -> R {
+        connection.withLock { fd in AgentSocket.setTimeouts(fd, seconds: 0) }
+        defer { connection.withLock { fd in AgentSocket.setTimeouts(fd, seconds: 120) } }
+        return try body()
+    }
+
+    func send(_ request: AgentRequest) throws(AgentError) -> AgentResponse {
+        try exchange(request)
     }
 
     /// The agent's state and time left.
     public func status() throws(AgentError) -> AgentStatus {
-        guard let status = try request(.status).status else { throw .protocolViolation("status without a status") }
+        guard case .status(let status) = try send(.status) else { throw .protocolViolation("status without a status") }
         return status
     }
 
     /// Wipes the agent's keys and stops it.
     public func lock() throws(AgentError) {
-        _ = try request(.lock)
+        _ = try send(.lock)
     }
 
     /// Pushes the time-outs out: `ttl` and `idle` seconds from now.
     public func extend(ttl: Int64?, idle: Int64?) throws(AgentError) -> AgentStatus {
-        guard let status = try request(.extend, { $0.ttl = ttl; $0.idle = idle }).status else {
+        guard case .status(let status) = try send(.extend(ttl: ttl, idle: idle)) else {
             throw .protocolViolation("extend without a status")
         }
         return status
     }
 
-    /// A valid access token for a grant, refreshed by the agent when it expires within `minimumValidity`
-    /// (or in any case with `forceRefresh`).
-    /// With `app` or `user` nil, the agent picks the vault's only app or the app's only grant.
-    public func accessToken(app: String?, user: String?, minimumValidity: Duration, forceRefresh: Bool = false) throws(AgentError) -> String {
-        let response = try request(.token) { request in
-            request.app = app
-            request.user = user
-            request.minValid = minimumValidity.components.seconds
-            request.force = forceRefresh
-        }
-        guard let token = response.value else { throw .protocolViolation("token without a value") }
-        return token
-    }
-
     // MARK: VaultStore
 
     public func value(for key: EntryKey) throws -> SecureBytes? {
-        let response = try request(.get) { $0.kind = key.kind.rawValue; $0.name = key.name }
-        guard response.found == true else { return nil }
-        guard let encoded = response.value, var bytes = Base64URL.decode(encoded, original: true) else {
+        guard case .value(let encoded) = try send(.get(kind: key.kind.rawValue, name: key.name)) else {
+            throw AgentError.protocolViolation("get without a value")
+        }
+        guard let encoded else { return nil }
+        guard var bytes = Base64URL.decode(encoded, original: true) else {
             throw AgentError.protocolViolation("a value that is not base64")
         }
         defer { Sodium.wipe(&bytes) }
@@ -133,11 +130,17 @@ public final class AgentClient: VaultStore, @unchecked Sendable {
     }
 
     public func names(of kind: EntryKind) throws -> [String] {
-        try request(.names) { $0.kind = kind.rawValue }.names ?? []
+        guard case .names(let names) = try send(.names(kind: kind.rawValue)) else {
+            throw AgentError.protocolViolation("names without names")
+        }
+        return names
     }
 
     public func contains(_ key: EntryKey) throws -> Bool {
-        try request(.contains) { $0.kind = key.kind.rawValue; $0.name = key.name }.found == true
+        guard case .found(let found) = try send(.contains(kind: key.kind.rawValue, name: key.name)) else {
+            throw AgentError.protocolViolation("contains without an answer")
+        }
+        return found
     }
 
     public func write(_ body: (inout VaultTransaction) throws -> Void) throws {
@@ -150,26 +153,15 @@ public final class AgentClient: VaultStore, @unchecked Sendable {
                 return AgentRequest.Change(kind: record.key.kind.rawValue, name: record.key.name, value: value)
             }
         }
-        _ = try request(.write) { $0.changes = changes }
-    }
-
-    /// Runs a bulk refresh in the agent (options as JSON) and returns its report (JSON).
-    public func bulkRefresh(_ options: String) throws(AgentError) -> String {
-        // A run over a million grants takes minutes: no receive time-out for this one.
-        connection.withLock { fd in AgentSocket.setTimeouts(fd, seconds: 0) }
-        defer { connection.withLock { fd in AgentSocket.setTimeouts(fd, seconds: 120) } }
-        guard let report = try request(.bulkRefresh, { $0.options = options }).value else {
-            throw .protocolViolation("bulk_refresh without a report")
-        }
-        return report
+        _ = try send(.write(changes: changes))
     }
 
     public func compact() throws {
-        _ = try request(.compact)
+        _ = try send(.compact)
     }
 
     public func withEntryLock<R>(_ key: EntryKey, timeout: Duration, _ body: () async throws -> R) async throws -> R {
-        guard let offset = try request(.lockOffset, { $0.kind = key.kind.rawValue; $0.name = key.name }).offset else {
+        guard case .offset(let offset) = try send(.lockOffset(kind: key.kind.rawValue, name: key.name)) else {
             throw AgentError.protocolViolation("lock_offset without an offset")
         }
         return try await Vault.withEntryLock(vaultPath: path, offset: offset, key: key, timeout: timeout, body)

@@ -71,15 +71,47 @@ package enum AgentFrame {
     }
 }
 
-/// One request. `vault` names the file the client means; an agent serving another one refuses.
-package struct AgentRequest: Codable, Sendable {
-    package enum Operation: String, Codable, Sendable {
-        case status, get, names, contains, write, token, lock, extend, compact
-        case lockOffset = "lock_offset"
-        case bulkRefresh = "bulk_refresh"
+/// A set of operations the agent performs, travelling under its own key in the envelope.
+package protocol AgentOperations: Codable, Sendable {
+    associatedtype Response: Codable & Sendable
+    /// `request` for `AgentRequest`, `oauth` for UPVaultOAuth's `OAuthAgentRequest`.
+    static var envelopeKey: String { get }
+}
+
+/// A request as it crosses the wire: `{"vault": PATH, KEY: OPERATION}`. `vault` is the file the client
+/// means (an agent serving another one refuses); KEY says which set the operation belongs to, so the
+/// agent decodes a frame once, into exactly one operation.
+package struct AgentEnvelope<Request: AgentOperations>: Encodable, Sendable {
+    package var vault: String
+    package var request: Request
+
+    package init(vault: String, request: Request) {
+        self.vault = vault
+        self.request = request
     }
 
-    package struct Change: Codable, Sendable {
+    package func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: AgentEnvelopeKey.self)
+        try container.encode(vault, forKey: AgentEnvelopeKey("vault"))
+        try container.encode(request, forKey: AgentEnvelopeKey(Request.envelopeKey))
+    }
+}
+
+/// The envelope's keys.
+package struct AgentEnvelopeKey: CodingKey, Hashable {
+    package var stringValue: String
+    package var intValue: Int? { nil }
+    package init(_ string: String) { stringValue = string }
+    package init(stringValue: String) { self.stringValue = stringValue }
+    package init?(intValue: Int) { nil }
+}
+
+/// The storage and session operations. Values travel as standard base64.
+package enum AgentRequest: AgentOperations, Equatable {
+    package typealias Response = AgentResponse
+
+    /// One change of a `write`: a put (`value` set) or a delete.
+    package struct Change: Codable, Sendable, Equatable {
         package var kind: UInt8
         package var name: String
         /// Base64 of the value; nil for a delete.
@@ -92,30 +124,67 @@ package struct AgentRequest: Codable, Sendable {
         }
     }
 
-    package var op: Operation
-    package var vault: String
-    package var kind: UInt8?
-    package var name: String?
-    package var changes: [Change]?
-    package var app: String?
-    package var user: String?
-    /// Seconds.
-    package var minValid: Int64?
-    /// `token`: refresh now, whatever the expiry.
-    package var force: Bool?
-    package var ttl: Int64?
-    package var idle: Int64?
-    /// `bulk_refresh`: the options, as JSON the caller's flows understand.
-    package var options: String?
+    case status
+    case lock
+    /// New time-outs, in seconds from now; nil keeps one as it is.
+    case extend(ttl: Int64?, idle: Int64?)
+    case get(kind: UInt8, name: String)
+    case names(kind: UInt8)
+    case contains(kind: UInt8, name: String)
+    case write(changes: [Change])
+    case lockOffset(kind: UInt8, name: String)
+    case compact
 
-    package init(op: Operation, vault: String) {
-        self.op = op
-        self.vault = vault
+    package static let envelopeKey = "request"
+}
+
+/// What the agent answers to an `AgentRequest`.
+package enum AgentResponse: Codable, Sendable, Equatable {
+    case done
+    case status(AgentStatus)
+    /// Base64 of the value, nil when there is no such entry.
+    case value(base64: String?)
+    case names([String])
+    case found(Bool)
+    case offset(Int64)
+}
+
+/// Why the agent did not do what was asked.
+package struct AgentFailure: Codable, Sendable, Equatable, Error {
+    package var category: FailureCategory
+    package var message: String
+    /// Set when the agent serves another vault: its path.
+    package var otherVault: String?
+
+    package init(category: FailureCategory, message: String, otherVault: String? = nil) {
+        self.category = category
+        self.message = message
+        self.otherVault = otherVault
+    }
+}
+
+/// Every answer: `{"ok": RESPONSE}` or `{"error": FAILURE}`.
+package enum AgentReply<Response: Codable & Sendable>: Codable, Sendable {
+    case ok(Response)
+    case error(AgentFailure)
+
+    enum CodingKeys: String, CodingKey { case ok, error }
+
+    package func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        switch self {
+        case .ok(let response): try container.encode(response, forKey: .ok)
+        case .error(let failure): try container.encode(failure, forKey: .error)
+        }
     }
 
-    enum CodingKeys: String, CodingKey {
-        case op, vault, kind, name, changes, app, user, ttl, idle, force, options
-        case minValid = "min_valid"
+    package init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        if let failure = try container.decodeIfPresent(AgentFailure.self, forKey: .error) {
+            self = .error(failure)
+        } else {
+            self = .ok(try container.decode(Response.self, forKey: .ok))
+        }
     }
 }
 
@@ -139,43 +208,5 @@ public struct AgentStatus: Codable, Sendable, Equatable {
         case vault, pid
         case expiresAt = "expires_at"
         case idleExpiresAt = "idle_expires_at"
-    }
-}
-
-package struct AgentResponse: Codable, Sendable {
-    package struct Failure: Codable, Sendable {
-        package var message: String
-        package var exitCode: Int32
-        /// `other_vault`, `bad_request`, or the failing concern (`vault`, `oauth`).
-        package var code: String
-
-        package init(message: String, exitCode: Int32, code: String) {
-            self.message = message
-            self.exitCode = exitCode
-            self.code = code
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case message, code
-            case exitCode = "exit_code"
-        }
-    }
-
-    package var ok: Bool
-    package var value: String?
-    package var found: Bool?
-    package var names: [String]?
-    package var offset: Int64?
-    package var status: AgentStatus?
-    package var error: Failure?
-
-    package init(ok: Bool = true) {
-        self.ok = ok
-    }
-
-    package static func failure(_ message: String, exitCode: Int32, code: String) -> AgentResponse {
-        var response = AgentResponse(ok: false)
-        response.error = Failure(message: message, exitCode: exitCode, code: code)
-        return response
     }
 }

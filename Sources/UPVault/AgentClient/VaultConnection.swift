@@ -1,3 +1,5 @@
+public import Logging
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,11 +10,16 @@ extension Vault {
     /// Both answer the same `VaultStore` API.
     public static func connect(
         at path: String, environment: [String: String] = Vault.processEnvironment(),
-        passphrase: () throws -> SecureBytes
+        logger: Logger = Vault.silentLogger, passphrase: () throws -> SecureBytes
     ) throws -> any VaultStore {
-        guard access(path, F_OK) == 0 else { throw VaultError.vaultNotFound(path: path) }
+        guard exists(at: path) else { throw VaultError.vaultNotFound(path: path) }
         if let agent = try AgentClient.connect(vaultPath: path, environment: environment) { return agent }
-        return try Vault.open(at: path, passphrase: try passphrase())
+        return try Vault.open(at: path, passphrase: try passphrase(), logger: logger)
+    }
+
+    /// Whether there is a file (a vault, or something in the way of one) at `path`.
+    public static func exists(at path: String) -> Bool {
+        FileSystem.exists(path)
     }
 
     /// This process's environment, as a dictionary.

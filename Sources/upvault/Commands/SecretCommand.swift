@@ -1,10 +1,6 @@
 import ArgumentParser
 import UPVault
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 struct SecretCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "secret",
@@ -13,7 +9,8 @@ struct SecretCommand: ParsableCommand {
 
     struct Set: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Store a secret. The value comes from stdin, or a no-echo prompt on a terminal; never from the command line.")
+            abstract:
+                "Store a secret. The value comes from stdin, or a no-echo prompt on a terminal; never from the command line.")
 
         @OptionGroup var options: GlobalOptions
         @Argument(help: "The secret's name (letters, digits, . _ - @ + :).") var name: String
@@ -22,8 +19,7 @@ struct SecretCommand: ParsableCommand {
         func run() throws {
             try EntryName.validate(EntryKey(.secret, name))
             let vault = try options.openStore()
-            let value = try SecretInput.read(name: name, raw: raw)
-            try vault.setSecret(value, named: name)
+            try vault.setSecret(try Terminal.readSecret(name: name, raw: raw), named: name)
             if !options.json { Terminal.error("stored secret '\(name)'") }
         }
     }
@@ -37,9 +33,7 @@ struct SecretCommand: ParsableCommand {
 
         func run() throws {
             let vault = try options.openStore()
-            guard let value = try vault.secret(named: name) else {
-                throw VaultError.entryNotFound(EntryKey(.secret, name))
-            }
+            guard let value = try vault.secret(named: name) else { throw VaultError.entryNotFound(EntryKey(.secret, name)) }
             if options.json {
                 guard let text = value.utf8String() else {
                     throw CLIError(description: "secret '\(name)' is not UTF-8 text; use it without --json")
@@ -58,8 +52,7 @@ struct SecretCommand: ParsableCommand {
         @OptionGroup var options: GlobalOptions
 
         func run() throws {
-            let vault = try options.openStore()
-            let names = try vault.secretNames()
+            let names = try options.openStore().secretNames()
             if options.json {
                 try JSONOutput.print(names)
             } else {
@@ -75,45 +68,10 @@ struct SecretCommand: ParsableCommand {
         @Argument var name: String
 
         func run() throws {
-            let vault = try options.openStore()
-            guard try vault.removeSecret(named: name) else {
+            guard try options.openStore().removeSecret(named: name) else {
                 throw VaultError.entryNotFound(EntryKey(.secret, name))
             }
             if !options.json { Terminal.error("removed secret '\(name)'") }
         }
-    }
-}
-
-/// A secret value from stdin or, on a terminal, a no-echo prompt.
-enum SecretInput {
-    static let maximumLength = 1 << 20
-
-    static func read(name: String, raw: Bool) throws -> SecureBytes {
-        if Terminal.standardInputIsTerminal {
-            return try PassphraseSource.terminal.read(prompt: "Value for secret '\(name)': ")
-        }
-        var buffer = SecureBytes(count: maximumLength + 1)
-        var length = 0
-        try buffer.withUnsafeMutableBytes { (out) throws in
-            while length < out.count {
-                let count = Glibc.read(0, out.baseAddress! + length, out.count - length)
-                if count < 0 {
-                    if errno == EINTR { continue }
-                    throw VaultError.io(operation: "read", path: "stdin", errno: errno)
-                }
-                if count == 0 { break }
-                length += count
-            }
-            if !raw && length > 0 && out[length - 1] == UInt8(ascii: "\n") {
-                length -= 1
-                if length > 0 && out[length - 1] == UInt8(ascii: "\r") { length -= 1 }
-            }
-        }
-        guard length <= maximumLength else { throw VaultError.valueTooLarge(byteCount: length) }
-        var value = SecureBytes(count: length)
-        value.withUnsafeMutableBytes { out in
-            buffer.withUnsafeBytes { out.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[0..<length])) }
-        }
-        return value
     }
 }

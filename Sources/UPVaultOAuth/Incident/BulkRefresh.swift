@@ -30,6 +30,8 @@ extension OAuthClient {
         issue: @escaping @Sendable (BulkRefreshIssue, _ needsReauthorization: Bool) -> Void = { _, _ in }
     ) async throws -> BulkRefreshReport {
         guard let vault = vault as? Vault else { throw BulkRefreshError.needsVault }
+        // Secrets past their grace window are erased first: a run must not try them.
+        try pruneExpiredSecrets()
         let clock = ContinuousClock()
         let started = clock.now
         let now = self.now()

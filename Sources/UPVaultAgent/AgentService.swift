@@ -1,0 +1,80 @@
+public import Logging
+public import UPVault
+import UPVaultOAuth
+
+/// The agent's life from both ends: `unlock` (start one, or find the one running) and `serve` (what
+/// the started process runs). The CLI's `unlock` and hidden `agent` commands call these and nothing else.
+public enum AgentService {
+    /// What `unlock` did.
+    public enum Outcome: String, Sendable {
+        case started
+        case alreadyUnlocked = "already_unlocked"
+        case extended
+    }
+
+    /// Unlocks the vault at `vaultPath` for `ttl` (absolute) and `idle` (without requests). When an agent
+    /// already serves it, nothing changes unless `extend` (which restarts both time-outs). Otherwise
+    /// `open` opens the vault (with the passphrase) and an agent is started from `executable` (by
+    /// default this one, as `EXECUTABLE agent ...`), handed the key over a pipe, and awaited.
+    public static func unlock(
+        vaultPath: String, environment: [String: String], ttl: Duration, idle: Duration, extend: Bool = false,
+        executable: String? = nil, open: () throws -> Vault
+    ) throws -> (outcome: Outcome, status: AgentStatus) {
+        guard FileSystem.exists(vaultPath) else { throw VaultError.vaultNotFound(path: vaultPath) }
+        if let agent = try AgentClient.connect(vaultPath: vaultPath, environment: environment) {
+            if extend {
+                return (.extended, try agent.extend(ttl: ttl.components.seconds, idle: idle.components.seconds))
+            }
+            return (.alreadyUnlocked, try agent.status())
+        }
+        let socket = AgentSocket.path(environment: environment)
+        let vault = try open()
+        let childEnvironment = environment.filter { !ExecEnvironment.withheld.contains($0.key) }
+        _ = try AgentLauncher.start(
+            vault: vault, executable: try executable ?? FileSystem.executablePath(),
+            arguments: [
+                "agent", "--vault", AgentClient.canonical(vaultPath), "--socket", socket,
+                "--ttl", String(ttl.components.seconds), "--idle", String(idle.components.seconds),
+            ],
+            environment: childEnvironment, timeout: .seconds(15))
+        guard let agent = try AgentClient.connect(vaultPath: vaultPath, environment: environment) else {
+            throw AgentError.startFailed("it is not answering on \(socket)")
+        }
+        return (.started, try agent.status())
+    }
+
+    /// The agent process: the key from descriptor 3, the vault opened with it, then the socket served
+    /// until the agent locks. Readiness or the reason it could not start goes to descriptor 4.
+    public static func serve(
+        vaultPath: String, socketPath: String, ttl: Duration, idle: Duration, logger: Logger = Vault.silentLogger
+    ) async throws {
+        let server: AgentServer
+        let oauth: OAuthClient
+        do {
+            let key = try AgentLauncher.receiveMasterKey()
+            let vault = try Vault.open(at: vaultPath, masterKey: key, logger: logger)
+            oauth = OAuthClient(vault: vault, logger: logger)
+            let handler = AgentRequestHandler(vault: vault, oauth: oauth, ttl: ttl, idle: idle, logger: logger)
+            server = AgentServer(handler: handler, socketPath: socketPath, logger: logger)
+        } catch {
+            AgentLauncher.report("E " + ((error as? any CustomStringConvertible)?.description ?? "cannot open the vault"))
+            throw error
+        }
+        let outcome: Result<Void, AgentError> = await withCheckedContinuation { continuation in
+            // The accept loop blocks: it gets a thread of its own, off the cooperative pool.
+            DetachedThread.start {
+                do throws(AgentError) {
+                    try server.run { AgentLauncher.report("R") }
+                    continuation.resume(returning: .success(()))
+                } catch {
+                    continuation.resume(returning: .failure(error))
+                }
+            }
+        }
+        await oauth.shutdown()
+        if case .failure(let error) = outcome {
+            AgentLauncher.report("E " + error.description)
+            throw error
+        }
+    }
+}

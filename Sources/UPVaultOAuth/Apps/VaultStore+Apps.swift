@@ -1,0 +1,37 @@
+public import UPVault
+
+/// Registering and removing apps: the rules every front end (the CLI, an app) keeps the same.
+extension VaultStore {
+    /// Adds the app `make` builds under `name`. The name is checked, and an existing app of that name
+    /// refused unless `replace`, before `make` runs (so a prompt for the client secret comes after).
+    @discardableResult
+    public func addApp(named name: String, replace: Bool, _ make: () throws -> App) throws -> App {
+        try EntryName.validate(EntryKey(.app, name))
+        if !replace, try contains(EntryKey(.app, name)) { throw OAuthError.appExists(name) }
+        let app = try make()
+        guard app.name == name else { throw OAuthError.invalidArgument("the app is named \(app.name), not \(name)") }
+        try EndpointPolicy.check(app)
+        try put(app)
+        return app
+    }
+
+    /// The names (`APP/USER`) of an app's grants, sorted.
+    public func grantNames(of app: String) throws -> [String] {
+        try names(of: .grant).filter { $0.hasPrefix(app + "/") }
+    }
+
+    /// Deletes an app, and with `includingGrants` every grant of it, in one durable batch. An app that
+    /// still has grants is refused without it (`appHasGrants`): a grant without its app cannot refresh.
+    /// Returns how many grants were deleted.
+    @discardableResult
+    public func removeApp(named name: String, includingGrants: Bool) throws -> Int {
+        guard try contains(EntryKey(.app, name)) else { throw VaultError.entryNotFound(EntryKey(.app, name)) }
+        let owned = try grantNames(of: name)
+        if !owned.isEmpty && !includingGrants { throw OAuthError.appHasGrants(app: name, count: owned.count) }
+        try write { transaction in
+            transaction.remove(EntryKey(.app, name))
+            for grant in owned { transaction.remove(EntryKey(.grant, grant)) }
+        }
+        return owned.count
+    }
+}

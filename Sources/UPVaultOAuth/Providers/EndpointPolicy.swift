@@ -1,0 +1,33 @@
+public import UPVault
+
+/// Which URLs may carry codes, tokens and secrets: HTTPS, or plain HTTP to a loopback address.
+public enum EndpointPolicy {
+    /// Throws `insecureEndpoint` for anything but `https://host...` or `http://` to 127.0.0.0/8, ::1
+    /// or localhost; `malformedURL` when there is no host.
+    public static func check(_ url: String) throws(OAuthError) {
+        let parsed = try ParsedURL(url)
+        switch parsed.scheme {
+        case "https": return
+        case "http" where isLoopback(host: parsed.host): return
+        // Without query and fragment: a redirect URL carries a code that must not reach an error message.
+        default: throw .insecureEndpoint(parsed.withoutQuery)
+        }
+    }
+
+    public static func isLoopback(host: String) -> Bool {
+        let host = host.lowercased()
+        if host == "localhost" || host == "[::1]" || host == "::1" { return true }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0] == "127" else { return false }
+        return parts.allSatisfy { part in UInt8(part) != nil }
+    }
+
+    /// Checks every endpoint and the redirect URI of an app.
+    public static func check(_ app: App) throws(OAuthError) {
+        try check(app.endpoints.authorize)
+        try check(app.endpoints.token)
+        if let base = app.endpoints.apiBase { try check(base) }
+        if let recovery = app.endpoints.refreshTokenRecovery { try check(recovery) }
+        try check(app.redirectURI)
+    }
+}

@@ -1,0 +1,171 @@
+import ArgumentParser
+import UPVault
+import UPVaultOAuth
+
+struct AppCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "app",
+        abstract: "Register OAuth client apps (client id, secret, endpoints).",
+        subcommands: [Add.self, List.self, Show.self, Remove.self, RotateSecret.self])
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add an app. The client secret comes from stdin, or a no-echo prompt on a terminal.")
+
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "A name for the app in the vault.") var name: String
+        @Option(help: "jawbone (the real endpoints) or generic (give the endpoints).") var provider = ProviderArgument.jawbone
+        @Option(help: "The client id the provider issued.") var clientId: String
+        @Option(help: "The registered redirect URI (HTTPS, or http on a loopback address).") var redirectUri: String
+        @Option(help: "Space-separated scopes (default: the provider's default).") var scope: String?
+        @OptionGroup var endpoints: EndpointOptions
+        @Flag(inversion: .prefixedNo, help: "Send PKCE (default: as the provider preset says).") var pkce: Bool?
+        @Flag(help: "Replace an existing app of that name.") var replace = false
+
+        func run() throws {
+            let preset = provider.preset
+            let resolved = try preset.endpoints(endpoints.overrides)
+            try options.openStore().addApp(named: name, replace: replace) {
+                try preset.app(
+                    named: name, clientID: clientId, clientSecret: try Terminal.readSecretLine(name: "\(name) client secret"),
+                    redirectURI: redirectUri, scopes: scope.map { $0.split(separator: " ").map(String.init) },
+                    endpoints: resolved, clientAuthentication: endpoints.clientAuth?.value, pkce: pkce, now: TimeText.now())
+            }
+            if !options.json { Terminal.error("stored app '\(name)'") }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List apps.")
+        @OptionGroup var options: GlobalOptions
+
+        func run() throws {
+            let apps = try options.openStore().entries(App.self)
+            if options.json {
+                try JSONOutput.print(apps.map { ["name": $0.name, "provider": $0.provider, "client_id": $0.clientID] })
+                return
+            }
+            Terminal.out(Table.render(header: ["APP", "PROVIDER", "CLIENT ID"], rows: apps.map { [$0.name, $0.provider, $0.clientID] }))
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show an app; secrets by fingerprint and state, never their values.")
+        @OptionGroup var options: GlobalOptions
+        @Argument var name: String
+
+        func run() throws {
+            let vault = try options.openStore()
+            guard let app = try vault.entry(App.self, named: name) else { throw VaultError.entryNotFound(EntryKey(.app, name)) }
+            let now = TimeText.now()
+            let secrets = app.clientSecrets.map { secret in
+                SecretView(
+                    fingerprint: secret.fingerprint(clientID: app.clientID), state: app.state(of: secret, at: now).rawValue,
+                    addedAt: TimeText.iso8601(secret.addedAt), validUntil: secret.validUntil.map(TimeText.iso8601))
+            }
+            let grants = try vault.grantNames(of: app.name).count
+            if options.json {
+                try JSONOutput.print(AppView(app: app, secrets: secrets, grants: grants))
+                return
+            }
+            var lines = [
+                "app:           \(app.name)", "provider:      \(app.provider)", "client id:     \(app.clientID)",
+                "redirect uri:  \(app.redirectURI)", "scopes:        \(app.scopes.joined(separator: " "))",
+                "authorize:     \(app.endpoints.authorize)", "token:         \(app.endpoints.token)",
+                "api base:      \(app.endpoints.apiBase ?? "-")",
+                "refresh token: \(app.endpoints.refreshTokenRecovery ?? "-")",
+                "client auth:   \(app.clientAuthentication.rawValue)", "pkce:          \(app.supportsPKCE ? "yes" : "no")",
+                "grants:        \(grants)", "client secrets:",
+            ]
+            for secret in secrets {
+                let until = secret.validUntil.map { "  valid until \($0)" } ?? ""
+                lines.append("  \(secret.fingerprint)  \(secret.state)  added \(secret.addedAt)" + until)
+            }
+            Terminal.out(lines.joined(separator: "\n") + "\n")
+        }
+
+        struct SecretView: Encodable {
+            var fingerprint: String
+            var state: String
+            var addedAt: String
+            var validUntil: String?
+        }
+
+        /// The app without its secrets' values.
+        struct AppView: Encodable {
+            var app: App
+            var secrets: [SecretView]
+            var grants: Int
+
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.container(keyedBy: Keys.self)
+                try container.encode(app.name, forKey: .name)
+                try container.encode(app.provider, forKey: .provider)
+                try container.encode(app.clientID, forKey: .clientId)
+                try container.encode(app.redirectURI, forKey: .redirectUri)
+                try container.encode(app.scopes, forKey: .scopes)
+                try container.encode(app.endpoints, forKey: .endpoints)
+                try container.encode(app.clientAuthentication, forKey: .clientAuthentication)
+                try container.encode(app.supportsPKCE, forKey: .supportsPkce)
+                try container.encode(secrets, forKey: .clientSecrets)
+                try container.encode(grants, forKey: .grants)
+            }
+
+            enum Keys: CodingKey {
+                case name, provider, clientId, redirectUri, scopes, endpoints, clientAuthentication, supportsPkce
+                case clientSecrets, grants
+            }
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rm", abstract: "Delete an app (and, with --grants, its grants).")
+        @OptionGroup var options: GlobalOptions
+        @Argument var name: String
+        @Flag(help: "Also delete every grant of the app.") var grants = false
+
+        func run() throws {
+            let removed = try options.openStore().removeApp(named: name, includingGrants: grants)
+            if !options.json { Terminal.error("deleted app '\(name)'" + (removed == 0 ? "" : " and \(removed) grant(s)")) }
+        }
+    }
+
+    struct RotateSecret: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rotate-secret",
+            abstract: "Make a new client secret current; the previous one is kept until the grace window ends.",
+            discussion: """
+                The new secret comes from stdin or a no-echo prompt. It is used for every token request at \
+                once; the previous one is tried only when the provider answers the new one with \
+                invalid_client, and is erased from the vault (with compaction) after its window.
+                """)
+
+        @OptionGroup var options: GlobalOptions
+        @Argument var app: String
+        @Option(help: "The previous secret stays valid until this date (2014-04-25, or ...T12:00:00Z).")
+        var graceUntil: DateArgument?
+        @Option(help: "The previous secret stays valid this long from now (default 14d).") var grace: DurationArgument?
+
+        func validate() throws {
+            guard graceUntil == nil || grace == nil else { throw ValidationError("give --grace-until or --grace, not both") }
+        }
+
+        func run() async throws {
+            let until = graceUntil?.seconds ?? TimeText.now() + (grace?.seconds ?? 14 * 86_400)
+            let store = try options.openStore()
+            guard let text = try Terminal.readSecret(name: "\(app) new client secret", raw: false).utf8String() else {
+                throw CLIError(description: "the client secret must be text", category: .usage)
+            }
+            let rotated = try await withOAuthClient(store, logger: options.logger) { client in
+                try client.rotateSecret(app: app, newSecret: text, previousValidUntil: until)
+            }
+            if !options.json {
+                let fingerprint = rotated.currentSecretFingerprint ?? "?"
+                Terminal.error(
+                    "app \(app): secret \(fingerprint) is current; the previous one is valid until \(TimeText.iso8601(until))")
+            }
+        }
+    }
+}

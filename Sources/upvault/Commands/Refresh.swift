@@ -1,0 +1,92 @@
+import ArgumentParser
+import UPVault
+import UPVaultOAuth
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Refresh: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Refresh many grants at once: after a secret rotation, before a provider's token cut-off.",
+        discussion: """
+            Bounded concurrency over pooled connections, retries with back-off for 5xx, time-outs and \
+            dropped connections, a run-wide pause on 429. Every new token is durable before it counts; \
+            results are committed in batches. If the run is interrupted, the next run takes up the \
+            grants that were in flight first; --resume continues it. Exit 0 when every grant was \
+            refreshed, 3 when some need re-authorization, 4 when some failed.
+            """)
+
+    @OptionGroup var options: GlobalOptions
+    @Option(help: "Only this app's grants.") var app: String?
+    @Option(help: "Only this user's grant (repeatable).") var user: [String] = []
+    @Flag(help: "Every grant (of --app, or of every app).") var all = false
+    @Option(help: "Only grants issued before this date.") var issuedBefore: DateArgument?
+    @Option(help: "Only grants whose token expires within this long (or whose expiry is unknown).")
+    var expiringWithin: DurationArgument?
+    @Option(help: "Only grants last refreshed before this date.") var refreshedBefore: DateArgument?
+    @Option(help: "Requests in flight at once.") var concurrency = 32
+    @Flag(help: "Show what would be refreshed, and do nothing.") var dryRun = false
+    @Flag(help: "Continue an interrupted run with its own selection.") var resume = false
+
+    func validate() throws {
+        guard resume || all || !user.isEmpty else { throw ValidationError("say which grants: --user U, --all, or --resume") }
+    }
+
+    func run() async throws {
+        let selection = BulkRefreshOptions(
+            app: app, users: user.isEmpty ? nil : user, issuedBefore: issuedBefore?.seconds,
+            expiringWithin: expiringWithin?.seconds, refreshedBefore: refreshedBefore?.seconds, concurrency: concurrency)
+        let store = try options.openStore()
+        if store is AgentClient && !options.json { Terminal.error("refreshing in the agent ...") }
+        let display = ProgressDisplay(enabled: !options.json && isatty(2) == 1 && !(store is AgentClient))
+        let json = options.json
+        let report = try await OAuthClient.bulkRefresh(
+            in: store, selection, resume: resume, dryRun: dryRun, progress: { display.update($0) },
+            issue: { item, reauthorization in
+                if json { try? JSONOutput.print(FailureLine(item, needsReauthorization: reauthorization)) }
+            })
+        display.finish()
+        try Self.print(report, json: options.json)
+        if !report.failed.isEmpty { throw ExitStatus.someFailed.exitCode }
+        if !report.needsReauthorization.isEmpty { throw ExitStatus.needsReauthorization.exitCode }
+    }
+
+    struct FailureLine: Encodable {
+        var grant: String
+        var outcome: String
+        var reason: String
+
+        init(_ item: BulkRefreshIssue, needsReauthorization: Bool) {
+            grant = item.grant
+            outcome = needsReauthorization ? "needs_reauthorization" : "failed"
+            reason = item.reason
+        }
+    }
+
+    static func print(_ report: BulkRefreshReport, json: Bool) throws {
+        if json {
+            try JSONOutput.print(report)
+            return
+        }
+        guard !report.dryRun else {
+            Terminal.error("dry run: \(report.selected) grants selected, nothing sent")
+            return
+        }
+        var lines = [
+            "selected:              \(report.selected)",
+            "refreshed:             \(report.refreshed)",
+            "already fresh:         \(report.alreadyFresh)",
+            "needs re-authorization: \(report.needsReauthorization.count)",
+            "failed after retries:  \(report.failed.count)",
+            "taken up after an interruption: \(report.resumedInFlight)",
+            TimeText.twoDecimals(report.seconds) + " s, \(Int(report.rate.rounded())) refreshes/s",
+        ]
+        for item in (report.needsReauthorization + report.failed).prefix(20) {
+            lines.append("  \(item.grant): \(item.reason)")
+        }
+        let more = report.needsReauthorization.count + report.failed.count - 20
+        if more > 0 { lines.append("  ... and \(more) more (--json lists all)") }
+        Terminal.error(lines.joined(separator: "\n"))
+    }
+}

@@ -1,0 +1,92 @@
+import ArgumentParser
+import UPVault
+import UPVaultOAuth
+
+/// A duration such as `300`, `90s`, `5m`, `8h`, `14d`, `2w` (at most ten years).
+struct DurationArgument: ExpressibleByArgument {
+    var seconds: Int64
+
+    init?(argument: String) {
+        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800]
+        var text = Substring(argument)
+        var multiplier: Int64 = 1
+        if let last = text.last, let unit = units[last] {
+            multiplier = unit
+            text = text.dropLast()
+        }
+        guard let value = Int64(text), value >= 0, value <= 3650 * 86_400 / multiplier else { return nil }
+        seconds = value * multiplier
+    }
+
+    var duration: Duration { .seconds(seconds) }
+}
+
+/// A date: `2014-04-25`, `2014-04-25T12:00:00Z`, or Unix seconds.
+struct DateArgument: ExpressibleByArgument {
+    var seconds: Int64
+
+    init?(argument: String) {
+        guard let seconds = TimeText.parse(argument) else { return nil }
+        self.seconds = seconds
+    }
+}
+
+/// `--kdf interactive|moderate|sensitive|OPS:MIB`.
+struct KDFChoice: ExpressibleByArgument {
+    var parameters: KDFParameters
+
+    init?(argument: String) {
+        switch argument {
+        case "interactive": parameters = .interactive
+        case "moderate": parameters = .moderate
+        case "sensitive": parameters = .sensitive
+        default:
+            let parts = argument.split(separator: ":")
+            guard parts.count == 2, let ops = UInt32(parts[0]), let mebibytes = UInt64(parts[1]) else { return nil }
+            let candidate = KDFParameters(opsLimit: ops, memLimit: mebibytes << 20)
+            guard KDFLimits.default.admit(candidate) else { return nil }
+            parameters = candidate
+        }
+    }
+
+    static var defaultCompletionKind: CompletionKind { .list(["interactive", "moderate", "sensitive"]) }
+}
+
+/// `--provider jawbone|generic`.
+enum ProviderArgument: String, ExpressibleByArgument, CaseIterable {
+    case jawbone, generic
+
+    var preset: ProviderPreset { self == .jawbone ? .jawbone : .generic }
+}
+
+/// `--client-auth client_secret_post|client_secret_basic`.
+enum ClientAuthArgument: String, ExpressibleByArgument, CaseIterable {
+    case clientSecretPost = "client_secret_post"
+    case clientSecretBasic = "client_secret_basic"
+
+    var value: App.ClientAuthentication { App.ClientAuthentication(rawValue: rawValue)! }
+}
+
+/// An API call's method.
+enum HTTPMethodArgument: String, ExpressibleByArgument, CaseIterable {
+    case GET, POST, PUT, DELETE, PATCH
+
+    init?(argument: String) { self.init(rawValue: argument.uppercased()) }
+}
+
+/// Endpoint overrides: required for `generic`, optional for presets (the sandbox and tests use them).
+struct EndpointOptions: ParsableArguments {
+    @Option(help: "Authorization endpoint URL.") var authorizeUrl: String?
+    @Option(help: "Token endpoint URL.") var tokenUrl: String?
+    @Option(help: "API base URL.") var apiBase: String?
+    @Option(help: "Refresh-token recovery endpoint URL (Jawbone).") var refreshTokenUrl: String?
+    @Option(help: "Provider base URL: the preset's paths on another host (for example the sandbox).")
+    var providerUrl: String?
+    @Option(help: "How the client authenticates at the token endpoint.") var clientAuth: ClientAuthArgument?
+
+    var overrides: EndpointOverrides {
+        EndpointOverrides(
+            authorize: authorizeUrl, token: tokenUrl, apiBase: apiBase, refreshTokenRecovery: refreshTokenUrl,
+            providerURL: providerUrl)
+    }
+}

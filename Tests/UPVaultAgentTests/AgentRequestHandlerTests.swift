@@ -1,0 +1,181 @@
+import Foundation
+import Synchronization
+import Testing
+@testable import UPVault
+@testable import UPVaultAgent
+@testable import UPVaultOAuth
+
+/// Unix seconds that only move when the test says so.
+final class ManualClock: Sendable {
+    private let seconds = Mutex<Int64>(1_700_000_000)
+    var now: Int64 { seconds.withLock { $0 } }
+    func advance(_ delta: Int64) { seconds.withLock { $0 += delta } }
+}
+
+/// A vault at the cheapest Argon2id cost and a handler on it, with the clock in the test's hands.
+final class HandlerFixture: Sendable {
+    let directory: String
+    let vault: Vault
+    let clock = ManualClock()
+    let handler: AgentRequestHandler
+    let oauth: OAuthClient
+
+    init(ttl: Int64 = 3600, idle: Int64 = 600) throws {
+        var template = Array((NSTemporaryDirectory() + "/upvault-agent-XXXXXX").utf8CString)
+        _ = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        directory = String(cString: template)
+        vault = try Vault.create(
+            at: directory + "/vault.upv", passphrase: SecureBytes(copying: Array("pass".utf8)),
+            kdf: KDFParameters(opsLimit: 1, memLimit: 8192))
+        oauth = OAuthClient(vault: vault)
+        let clock = clock
+        handler = AgentRequestHandler(
+            vault: vault, oauth: oauth, ttl: .seconds(ttl), idle: .seconds(idle), now: { clock.now })
+    }
+
+    func cleanUp() async {
+        await oauth.shutdown()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    func frame(_ json: String) -> [UInt8] { Array(json.utf8) }
+
+    func reply(_ json: String) -> String? {
+        handler.answer(frame(json)).map { String(decoding: $0, as: UTF8.self) }
+    }
+}
+
+@Suite struct AgentRequestHandlerTests {
+    @Test func idleTimeOutRunsFromTheLastRequest() async throws {
+        let fixture = try HandlerFixture(ttl: 3600, idle: 60)
+        #expect(fixture.handler.expiry() == nil)
+        fixture.clock.advance(59)
+        #expect(fixture.handler.expiry() == nil)
+        _ = fixture.handler.handle(.names(kind: EntryKind.secret.rawValue), vault: fixture.vault.path)
+        fixture.clock.advance(59)
+        #expect(fixture.handler.expiry() == nil, "a request restarts the idle time-out")
+        fixture.clock.advance(2)
+        #expect(fixture.handler.expiry() == "idle")
+        await fixture.cleanUp()
+    }
+
+    @Test func statusDoesNotKeepTheAgentAwake() async throws {
+        let fixture = try HandlerFixture(ttl: 3600, idle: 60)
+        fixture.clock.advance(50)
+        _ = fixture.handler.handle(.status, vault: fixture.vault.path)
+        fixture.clock.advance(11)
+        #expect(fixture.handler.expiry() == "idle")
+        await fixture.cleanUp()
+    }
+
+    @Test func absoluteTimeOutLocksEvenWhenBusy() async throws {
+        let fixture = try HandlerFixture(ttl: 100, idle: 60)
+        for _ in 0..<9 {
+            fixture.clock.advance(10)
+            _ = fixture.handler.handle(.names(kind: EntryKind.secret.rawValue), vault: fixture.vault.path)
+            #expect(fixture.handler.expiry() == nil)
+        }
+        fixture.clock.advance(10)
+        #expect(fixture.handler.expiry() == "ttl")
+        await fixture.cleanUp()
+    }
+
+    @Test func hugeTimeOutsSaturateInsteadOfTrapping() async throws {
+        let fixture = try HandlerFixture()
+        let reply = fixture.handler.handle(.extend(ttl: Int64.max, idle: Int64.max), vault: fixture.vault.path)
+        guard case .ok(.status(let status)) = reply else {
+            Issue.record("extend did not answer with a status: \(reply)")
+            return
+        }
+        #expect(status.expiresAt == Int64.max && status.idleExpiresAt == Int64.max)
+        await fixture.cleanUp()
+    }
+
+    @Test func framesDecodeOnceIntoTypedRequests() async throws {
+        let fixture = try HandlerFixture()
+        try fixture.vault.setSecret(SecureBytes(copying: Array("value-1".utf8)), named: "api-key")
+        let path = fixture.handler.vaultPath
+        let get = fixture.reply(#"{"vault":"\#(path)","request":{"get":{"kind":1,"name":"api-key"}}}"#)
+        #expect(get == #"{"ok":{"value":{"base64":"dmFsdWUtMQ=="}}}"#)
+        let missing = fixture.reply(#"{"vault":"\#(path)","request":{"get":{"kind":1,"name":"nothing"}}}"#)
+        #expect(missing == #"{"ok":{"value":{}}}"#)
+        #expect(fixture.reply("{}") == nil)
+        #expect(fixture.reply(#"{"vault":"\#(path)"}"#) == nil)
+        #expect(fixture.reply(#"{"vault":"\#(path)","request":{"status":{}},"oauth":{"token":{}}}"#) == nil)
+        #expect(fixture.reply(#"{"vault":"\#(path)","request":{"launch":{}}}"#) == nil)
+        await fixture.cleanUp()
+    }
+
+    @Test func anotherVaultIsRefusedWithItsPath() async throws {
+        let fixture = try HandlerFixture()
+        let reply = fixture.handler.handle(.status, vault: fixture.directory + "/other.upv")
+        guard case .error(let failure) = reply else {
+            Issue.record("answered for another vault")
+            return
+        }
+        #expect(failure.otherVault == fixture.handler.vaultPath)
+        await fixture.cleanUp()
+    }
+
+    @Test func failuresCrossAsCategories() async throws {
+        let fixture = try HandlerFixture()
+        let token = fixture.handler.handle(
+            .token(app: "nope", user: "u", minValid: 300, force: false), vault: fixture.vault.path)
+        guard case .error(let failure) = token else {
+            Issue.record("a token for a missing app")
+            return
+        }
+        #expect(failure.category == .failure)
+        #expect(failure.message.contains("nope"))
+        let kind = fixture.handler.handle(.names(kind: 99), vault: fixture.vault.path)
+        guard case .error(let bad) = kind else {
+            Issue.record("an unknown kind was accepted")
+            return
+        }
+        #expect(bad.category == .usage)
+        await fixture.cleanUp()
+    }
+
+    @Test func lockWipesAndLaterRequestsAreRefusedAsLocked() async throws {
+        let fixture = try HandlerFixture()
+        let hooked = Atomic<Bool>(false)
+        fixture.handler.onLock { hooked.store(true, ordering: .relaxed) }
+        guard case .ok(.done) = fixture.handler.handle(.lock, vault: fixture.vault.path) else {
+            Issue.record("lock failed")
+            return
+        }
+        let ran = hooked.load(ordering: .relaxed)
+        #expect(ran)
+        #expect(fixture.handler.isStopping && fixture.handler.expiry() == "locked")
+        guard case .error(let failure) = fixture.handler.handle(.names(kind: 1), vault: fixture.vault.path) else {
+            Issue.record("served after lock")
+            return
+        }
+        #expect(failure.category == .locked)
+        await fixture.cleanUp()
+    }
+
+    /// The server in-process: it serves a client on its socket and, when the injected clock passes the
+    /// idle time-out, stops, removes its socket and wipes the keys; no sleep, no wall clock.
+    @Test func serverStopsWhenTheClockPassesTheIdleTimeOut() async throws {
+        let fixture = try HandlerFixture(ttl: 3600, idle: 60)
+        try fixture.vault.setSecret(SecureBytes(copying: Array("value-1".utf8)), named: "api-key")
+        let socket = fixture.directory + "/run/agent.sock"
+        let server = AgentServer(handler: fixture.handler, socketPath: socket)
+        let ready = DispatchSemaphore(value: 0)
+        let finished = DispatchSemaphore(value: 0)
+        DetachedThread.start {
+            try? server.run { ready.signal() }
+            finished.signal()
+        }
+        #expect(ready.wait(timeout: .now() + 30) == .success)
+        let environment = ["UPVAULT_AGENT_SOCK": socket]
+        let client = try #require(try AgentClient.connect(vaultPath: fixture.vault.path, environment: environment))
+        #expect(try client.secret(named: "api-key")?.utf8String() == "value-1")
+        fixture.clock.advance(61)
+        #expect(finished.wait(timeout: .now() + 30) == .success, "the server did not stop at its idle time-out")
+        #expect(!FileManager.default.fileExists(atPath: socket))
+        #expect(try AgentClient.connect(vaultPath: fixture.vault.path, environment: environment) == nil)
+        await fixture.cleanUp()
+    }
+}
