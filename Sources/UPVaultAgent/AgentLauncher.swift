@@ -1,5 +1,5 @@
-public import UPVault
 import CPosixShims
+public import UPVault
 
 #if canImport(Glibc)
 import Glibc
@@ -52,8 +52,8 @@ public enum AgentLauncher {
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
         }
         var pid: pid_t = 0
         let status = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
@@ -112,8 +112,8 @@ public enum AgentLauncher {
     }
 }
 
-private extension String {
-    func trimmingCharacters(in set: Set<Character>) -> String {
+extension String {
+    fileprivate func trimmingCharacters(in set: Set<Character>) -> String {
         var text = Substring(self)
         while let last = text.last, set.contains(last) { text = text.dropLast() }
         return String(text)

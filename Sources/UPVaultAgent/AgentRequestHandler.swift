@@ -169,7 +169,8 @@ public final class AgentRequestHandler: Sendable {
     ) -> AgentReply<Response> {
         // Clients send the canonical path already; resolve only what does not match as sent.
         guard path == vaultPath || AgentClient.canonical(path) == vaultPath else {
-            return .error(AgentFailure(category: .failure, message: "the agent serves another vault", otherVault: vaultPath))
+            return .error(
+                AgentFailure(category: .failure, message: "the agent serves another vault", otherVault: vaultPath))
         }
         if touches {
             busy.wrappingAdd(1, ordering: .relaxed)

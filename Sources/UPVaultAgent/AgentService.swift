@@ -57,7 +57,8 @@ public enum AgentService {
             let handler = AgentRequestHandler(vault: vault, oauth: oauth, ttl: ttl, idle: idle, logger: logger)
             server = AgentServer(handler: handler, socketPath: socketPath, logger: logger)
         } catch {
-            AgentLauncher.report("E " + ((error as? any CustomStringConvertible)?.description ?? "cannot open the vault"))
+            AgentLauncher.report(
+                "E " + ((error as? any CustomStringConvertible)?.description ?? "cannot open the vault"))
             throw error
         }
         let outcome: Result<Void, AgentError> = await withCheckedContinuation { continuation in

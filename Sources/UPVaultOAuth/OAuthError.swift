@@ -81,10 +81,12 @@ public enum OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
             "grant \(grant) has no refresh token; run 'upvault recover-refresh-token' or 'upvault login'"
         case .invalidClient(let app, let reason): "the provider rejected app \(app)'s client credentials (\(reason))"
         case .providerError(let code, let reason, let status): "provider error \(code) (HTTP \(status)): \(reason)"
-        case .rateLimited(let after): "the provider is rate limiting (HTTP 429\(after.map { ", retry after \($0) s" } ?? ""))"
+        case .rateLimited(let after):
+            "the provider is rate limiting (HTTP 429\(after.map { ", retry after \($0) s" } ?? ""))"
         case .providerUnavailable(let status): "the provider is unavailable (HTTP \(status))"
         case .transport(let reason): "cannot reach the provider: \(reason)"
-        case .unexpectedResponse(let status, let reason): "unexpected response from the provider (HTTP \(status)): \(reason)"
+        case .unexpectedResponse(let status, let reason):
+            "unexpected response from the provider (HTTP \(status)): \(reason)"
         case .apiStatus(let status, _): "the API returned HTTP \(status)"
         case .unsupported(let what): what
         case .invalidArgument(let reason): reason
@@ -98,7 +100,9 @@ public enum OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Provider-supplied text, made safe to print: printable ASCII only, at most 200 characters.
     static func sanitized(_ text: String?) -> String {
         guard let text, !text.isEmpty else { return "no description" }
-        let printable = text.unicodeScalars.prefix(200).map { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7F ? Character($0) : "?" }
+        let printable = text.unicodeScalars.prefix(200).map {
+            $0.isASCII && $0.value >= 0x20 && $0.value < 0x7F ? Character($0) : "?"
+        }
         return String(printable)
     }
 }

@@ -24,7 +24,9 @@ struct Admin: ParsableCommand {
             let port = UInt16(url.split(separator: ":").last.map { $0.prefix { $0.isNumber } } ?? "")
         else { throw ValidationError("the sandbox URL must be http://127.0.0.1:PORT") }
         guard name.allSatisfy({ $0.isLetter || $0 == "-" }) else { throw ValidationError("unknown switch \(name)") }
-        let query = parameters.map { Form.escape(String($0.prefix { $0 != "=" })) + "=" + Form.escape(String($0.drop { $0 != "=" }.dropFirst())) }
+        let query = parameters.map {
+            Form.escape(String($0.prefix { $0 != "=" })) + "=" + Form.escape(String($0.drop { $0 != "=" }.dropFirst()))
+        }
         let method = ["client", "stats"].contains(name) ? "GET" : "POST"
         let target = "/admin/\(name)" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
         let (status, body) = try LoopbackHTTP.request(method: method, port: port, target: target)
@@ -44,7 +46,9 @@ enum LoopbackHTTP {
         address.sin_port = port.bigEndian
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard connected == 0 else { throw AdminFailure("nothing listens on 127.0.0.1:\(port)") }
         let head = "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"

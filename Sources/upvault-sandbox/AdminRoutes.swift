@@ -1,7 +1,7 @@
-import Synchronization
 import FoundationEssentials
 import HTTPTypes
 import Hummingbird
+import Synchronization
 
 /// The switches, on `/admin/...`, answered only to loopback peers. Parameters go in the query string.
 ///
@@ -51,17 +51,25 @@ func addAdminRoutes(to router: Router<SandboxContext>, provider: Provider) {
     admin.post("settings") { request, _ -> Response in
         let query = request.uri.queryParameters
         provider.state.withLock { state in
-            if let value = query.get("rotate_refresh_tokens") { state.settings.rotateRefreshTokens = value == "1" || value == "true" }
+            if let value = query.get("rotate_refresh_tokens") {
+                state.settings.rotateRefreshTokens = value == "1" || value == "true"
+            }
             if let value = query.get("deny") { state.settings.deny = value == "1" || value == "true" }
-            if let value = query.get("errors_with_200") { state.settings.errorsWith200 = value == "1" || value == "true" }
-            if let value = query.get("access_token_lifetime").flatMap({ Int64($0) }) { state.settings.accessTokenLifetime = value }
+            if let value = query.get("errors_with_200") {
+                state.settings.errorsWith200 = value == "1" || value == "true"
+            }
+            if let value = query.get("access_token_lifetime").flatMap({ Int64($0) }) {
+                state.settings.accessTokenLifetime = value
+            }
         }
         return Response.json(["ok": .bool(true)], status: .ok)
     }
     admin.post("faults") { request, _ -> Response in
         let query = request.uri.queryParameters
         provider.state.withLock { state in
-            if let value = query.get("server_error_rate").flatMap({ Double($0) }) { state.faults.serverErrorRate = value }
+            if let value = query.get("server_error_rate").flatMap({ Double($0) }) {
+                state.faults.serverErrorRate = value
+            }
             if let value = query.get("drop_rate").flatMap({ Double($0) }) { state.faults.dropRate = value }
             if let value = query.get("rate_limit_rate").flatMap({ Double($0) }) { state.faults.rateLimitRate = value }
             if let value = query.get("retry_after").flatMap({ Int($0) }) { state.faults.retryAfter = value }
@@ -74,8 +82,10 @@ func addAdminRoutes(to router: Router<SandboxContext>, provider: Provider) {
         let count = min(Int(request.uri.queryParameters.get("count") ?? "") ?? 1, 2_000_000)
         let lifetime = provider.state.withLock { $0.settings.accessTokenLifetime }
         let grants = provider.seed(count: count).map { record -> JSON in
-            ["user": .string(record.user), "access_token": .string(record.accessToken),
-             "refresh_token": .string(record.refreshToken), "expires_in": .number(lifetime)]
+            [
+                "user": .string(record.user), "access_token": .string(record.accessToken),
+                "refresh_token": .string(record.refreshToken), "expires_in": .number(lifetime),
+            ]
         }
         return Response.json(.array(grants), status: .ok)
     }
@@ -91,7 +101,9 @@ func statisticsJSON(_ statistics: Provider.Statistics) throws -> JSON {
 struct LoopbackOnly: RouterMiddleware {
     typealias Context = SandboxContext
 
-    func handle(_ request: Request, context: SandboxContext, next: (Request, SandboxContext) async throws -> Response) async throws -> Response {
+    func handle(
+        _ request: Request, context: SandboxContext, next: (Request, SandboxContext) async throws -> Response
+    ) async throws -> Response {
         guard context.isLoopbackPeer else { return Response.text("admin is loopback only", status: .forbidden) }
         return try await next(request, context)
     }

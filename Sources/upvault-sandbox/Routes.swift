@@ -1,8 +1,8 @@
-import Synchronization
 import FoundationEssentials
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import Synchronization
 import UPVault
 
 /// A request context that keeps the connection, so a fault can drop it without answering.
@@ -64,11 +64,14 @@ func buildRouter(provider: Provider) -> Router<SandboxContext> {
         case .tokens(let access, let refresh, let expiresIn):
             // Jawbone's token JSON: no scope member.
             return Response.json(
-                ["access_token": .string(access), "token_type": .string("Bearer"), "expires_in": .number(expiresIn),
-                 "refresh_token": .string(refresh)], status: .ok)
+                [
+                    "access_token": .string(access), "token_type": .string("Bearer"), "expires_in": .number(expiresIn),
+                    "refresh_token": .string(refresh),
+                ], status: .ok)
         case .error(let code, let description, let status):
             return Response.json(
-                ["error": .string(code), "error_description": .string(description)], status: HTTPResponse.Status(code: status))
+                ["error": .string(code), "error_description": .string(description)],
+                status: HTTPResponse.Status(code: status))
         }
     }
     router.get(RouterPath(stringLiteral: Paths.token), use: tokenHandler)
@@ -76,7 +79,10 @@ func buildRouter(provider: Provider) -> Router<SandboxContext> {
 
     router.get(RouterPath(stringLiteral: Paths.api + "/users/@me")) { request, context -> Response in
         try await api(provider: provider, request: request, context: context) { record in
-            ["xid": .string(record.user), "first": .string("Sandbox"), "last": .string(record.user), "image": .string("")]
+            [
+                "xid": .string(record.user), "first": .string("Sandbox"), "last": .string(record.user),
+                "image": .string(""),
+            ]
         }
     }
     router.get(RouterPath(stringLiteral: Paths.api + "/users/@me/moves")) { request, context -> Response in
@@ -95,7 +101,9 @@ func buildRouter(provider: Provider) -> Router<SandboxContext> {
             let accepted = provider.state.withLock { state in
                 Provider.accepts(state.client, id: record.client, secret: secret, at: Provider.now())
             }
-            guard accepted else { throw EnvelopeError(status: .badRequest, type: "invalid_client", detail: "Invalid client secret") }
+            guard accepted else {
+                throw EnvelopeError(status: .badRequest, type: "invalid_client", detail: "Invalid client secret")
+            }
             return ["refresh_token": .string(record.refreshToken)]
         }
     }
@@ -112,7 +120,8 @@ func api(
     if let fault = try await injectFault(provider: provider, context: context, tokenEndpoint: false) { return fault }
     provider.state.withLock { $0.statistics.apiRequests += 1 }
     guard let header = request.headers[.authorization] else {
-        return envelope(status: .notFound, data: [:], errorType: "endpoint_error", detail: "Endpoint not found", user: nil)
+        return envelope(
+            status: .notFound, data: [:], errorType: "endpoint_error", detail: "Endpoint not found", user: nil)
     }
     guard header.hasPrefix("Bearer "), let record = provider.grant(forAccessToken: String(header.dropFirst(7))) else {
         provider.state.withLock { $0.statistics.unauthorizedAPIRequests += 1 }
@@ -156,7 +165,9 @@ func injectFault(provider: Provider, context: SandboxContext, tokenEndpoint: Boo
     }
     if roll(faults.serverErrorRate) {
         count()
-        return Response.text("<html><body><h1>503 Service Unavailable</h1></body></html>", status: .serviceUnavailable, type: "text/html")
+        return Response.text(
+            "<html><body><h1>503 Service Unavailable</h1></body></html>", status: .serviceUnavailable, type: "text/html"
+        )
     }
     if roll(faults.rateLimitRate) {
         count()
@@ -166,7 +177,8 @@ func injectFault(provider: Provider, context: SandboxContext, tokenEndpoint: Boo
     }
     if tokenEndpoint && roll(faults.error200Rate) {
         count()
-        return Response.json(["error": .string("temporarily_unavailable"), "error_description": .string("Try again later")], status: .ok)
+        return Response.json(
+            ["error": .string("temporarily_unavailable"), "error_description": .string("Try again later")], status: .ok)
     }
     return nil
 }
@@ -203,6 +215,7 @@ extension Response {
     }
 
     static func text(_ text: String, status: HTTPResponse.Status, type: String = "text/plain") -> Response {
-        Response(status: status, headers: [.contentType: type], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+        Response(
+            status: status, headers: [.contentType: type], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
 }

@@ -1,9 +1,9 @@
-import Synchronization
 import ArgumentParser
 import FoundationEssentials
 import Hummingbird
 import Logging
 import NIOCore
+import Synchronization
 import UPVault
 
 #if canImport(Glibc)
@@ -60,7 +60,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Share of requests answered 429.") var rateLimitRate = 0.0
     @Option(help: "Retry-After seconds sent with 429.") var retryAfter = 1
     @Option(help: "Added latency per request, in milliseconds.") var latencyMs = 0
-    @Option(name: .customLong("error-200-rate"), help: "Share of token requests answered {\"error\":\"temporarily_unavailable\"} with 200.") var error200Rate = 0.0
+    @Option(
+        name: .customLong("error-200-rate"),
+        help: "Share of token requests answered {\"error\":\"temporarily_unavailable\"} with 200.") var error200Rate =
+        0.0
 
     @Option(help: "Seed this many users with grants at start.")
     var seed = 0
@@ -72,7 +75,8 @@ struct Serve: AsyncParsableCommand {
         let secret: String
         if let clientSecretFile {
             let bytes = try readSmallFile(clientSecretFile)
-            secret = String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+            secret =
+                String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
             guard !secret.isEmpty else { throw ValidationError("\(clientSecretFile) is empty") }
         } else {
             secret = Provider.token()
@@ -83,12 +87,14 @@ struct Serve: AsyncParsableCommand {
                 rotateRefreshTokens: rotateRefreshTokens, accessTokenLifetime: accessTokenLifetime, deny: deny,
                 errorsWith200: errorsWith200),
             faults: .init(
-                serverErrorRate: serverErrorRate, dropRate: dropRate, rateLimitRate: rateLimitRate, retryAfter: retryAfter,
+                serverErrorRate: serverErrorRate, dropRate: dropRate, rateLimitRate: rateLimitRate,
+                retryAfter: retryAfter,
                 latencyMilliseconds: latencyMs, error200Rate: error200Rate))
         let seeded = provider.seed(count: max(seed, writeKieferConfig == nil ? 0 : 1))
         var logger = Logger(label: "upvault-sandbox")
         logger.logLevel = .warning
-        let configuration = ApplicationConfiguration(address: .hostname(host, port: port), serverName: "upvault-sandbox")
+        let configuration = ApplicationConfiguration(
+            address: .hostname(host, port: port), serverName: "upvault-sandbox")
         let writeConfig = writeKieferConfig
         let redirect = redirectURI.first ?? ""
         let app = Application(

@@ -49,24 +49,33 @@ extension Provider {
                 Self.accepts(state.client, id: id, secret: secret, at: now)
             else {
                 state.statistics.invalidClient += 1
-                return .error(code: "invalid_client", description: "Client authentication failed", status: errorStatus(401))
+                return .error(
+                    code: "invalid_client", description: "Client authentication failed", status: errorStatus(401))
             }
             switch parameters.grantType {
             case "authorization_code":
                 state.statistics.authorizationCodeGrants += 1
                 guard let code = parameters.code, let pending = state.codes.removeValue(forKey: code),
                     pending.expiresAt > now, pending.client == id
-                else { return .error(code: "invalid_grant", description: "Invalid or expired code", status: errorStatus(400)) }
+                else {
+                    return .error(
+                        code: "invalid_grant", description: "Invalid or expired code", status: errorStatus(400))
+                }
                 if let redirect = parameters.redirectURI, redirect != pending.redirectURI {
                     return .error(code: "invalid_grant", description: "redirect_uri mismatch", status: errorStatus(400))
                 }
                 if let challenge = pending.challenge {
                     guard let verifier = parameters.codeVerifier,
                         ConstantTime.equals(Base64URL.encode(SHA256.hash(verifier.utf8)), challenge)
-                    else { return .error(code: "invalid_grant", description: "PKCE verification failed", status: errorStatus(400)) }
+                    else {
+                        return .error(
+                            code: "invalid_grant", description: "PKCE verification failed", status: errorStatus(400))
+                    }
                 }
                 let record = issueGrant(user: pending.user, scope: pending.scope, state: &state)
-                return .tokens(access: record.accessToken, refresh: record.refreshToken, expiresIn: state.settings.accessTokenLifetime)
+                return .tokens(
+                    access: record.accessToken, refresh: record.refreshToken,
+                    expiresIn: state.settings.accessTokenLifetime)
             case "refresh_token":
                 state.statistics.refreshGrants += 1
                 guard let token = parameters.refreshToken, let grantID = state.byRefreshToken[token],
@@ -78,7 +87,9 @@ extension Provider {
                     return .error(code: "invalid_grant", description: "Invalid refresh token", status: errorStatus(400))
                 }
                 if state.users[record.user]?.revoked == true {
-                    return .error(code: "access_denied", description: "The user removed this application", status: errorStatus(400))
+                    return .error(
+                        code: "access_denied", description: "The user removed this application",
+                        status: errorStatus(400))
                 }
                 state.byAccessToken[record.accessToken] = nil
                 record.accessToken = Self.token()
@@ -92,9 +103,12 @@ extension Provider {
                 state.byAccessToken[record.accessToken] = grantID
                 state.grants[grantID] = record
                 state.statistics.refreshesSucceeded += 1
-                return .tokens(access: record.accessToken, refresh: record.refreshToken, expiresIn: state.settings.accessTokenLifetime)
+                return .tokens(
+                    access: record.accessToken, refresh: record.refreshToken,
+                    expiresIn: state.settings.accessTokenLifetime)
             default:
-                return .error(code: "unsupported_grant_type", description: "Unsupported grant_type", status: errorStatus(400))
+                return .error(
+                    code: "unsupported_grant_type", description: "Unsupported grant_type", status: errorStatus(400))
             }
         }
     }
@@ -108,7 +122,9 @@ extension Provider {
         let now = Self.now()
         return state.withLock { state in
             guard responseType == "code" else { return (nil, "response_type must be code") }
-            guard let clientID, ConstantTime.equals(clientID, state.client.id) else { return (nil, "unknown client_id") }
+            guard let clientID, ConstantTime.equals(clientID, state.client.id) else {
+                return (nil, "unknown client_id")
+            }
             guard let redirectURI, state.client.redirectPrefixes.contains(where: { redirectURI.hasPrefix($0) }) else {
                 return (nil, "redirect_uri is not registered for this client")
             }

@@ -41,14 +41,18 @@ do {
     let prefix = arguments[4]
     switch arguments[1] {
     case "append":
-        guard arguments.count >= 7, let start = Int(arguments[5]), let count = Int(arguments[6]) else { fail("append needs START COUNT") }
+        guard arguments.count >= 7, let start = Int(arguments[5]), let count = Int(arguments[6]) else {
+            fail("append needs START COUNT")
+        }
         let batch = arguments.count > 7 ? Int(arguments[7]) ?? 1 : 1
         var i = start
         while i < start + count {
             let end = min(i + batch, start + count)
             try vault.write { (transaction) throws(VaultError) in
                 for j in i..<end {
-                    try transaction.put(EntryKey(.secret, "\(prefix)-\(j)"), value: SecureBytes(copying: Array("value-\(prefix)-\(j)".utf8)))
+                    try transaction.put(
+                        EntryKey(.secret, "\(prefix)-\(j)"),
+                        value: SecureBytes(copying: Array("value-\(prefix)-\(j)".utf8)))
                 }
             }
             say(String(end - 1))

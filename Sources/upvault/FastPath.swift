@@ -35,7 +35,8 @@ enum FastPath {
         else { return }
         let selection = GrantSelector(app: app, user: user, environment: environment)
         do {
-            let token = try agent.accessToken(app: selection.app, user: selection.user, minimumValidity: .seconds(margin))
+            let token = try agent.accessToken(
+                app: selection.app, user: selection.user, minimumValidity: .seconds(margin))
             Terminal.out(token + "\n")
             exit(0)
         } catch .refused(let message, let category) {

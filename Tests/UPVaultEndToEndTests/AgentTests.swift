@@ -34,7 +34,10 @@ extension CLI {
 @Suite struct AgentTests {
     @Test func unlockOnceThenNoPassphraseUntilLock() throws {
         let cli = try CLI.unlocked()
-        defer { cli.stopAgent(); cli.cleanUp() }
+        defer {
+            cli.stopAgent()
+            cli.cleanUp()
+        }
         for _ in 0..<20 {
             let get = try cli.run(["secret", "get", "api-key"])
             #expect(get.status == 0 && get.stdout == "value-1\n", "\(get.stderr)")
@@ -53,7 +56,10 @@ extension CLI {
     /// command line hands them to the agent it starts.
     @Test func unlockHandsItsTimeOutsToTheAgent() throws {
         let cli = try CLI.unlocked(["--ttl", "2h", "--idle", "90s"])
-        defer { cli.stopAgent(); cli.cleanUp() }
+        defer {
+            cli.stopAgent()
+            cli.cleanUp()
+        }
         let status = try cli.run(["status", "--json"])
         let json = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any] ?? [:]
         let left = json["seconds_left"] as? Int ?? -1
@@ -63,7 +69,10 @@ extension CLI {
 
     @Test func secondUnlockIsANoOpAndExtendPushesTheTimeOut() throws {
         var cli = try CLI.unlocked(["--ttl", "1h"])
-        defer { cli.stopAgent(); cli.cleanUp() }
+        defer {
+            cli.stopAgent()
+            cli.cleanUp()
+        }
         let pid = try cli.agentPID()
         cli.usePassphrase("first passphrase")
         let again = try cli.run(["unlock"])
@@ -78,11 +87,17 @@ extension CLI {
 
     @Test func agentKilledWithSIGKILLThenUnlockAgain() throws {
         var cli = try CLI.unlocked()
-        defer { cli.stopAgent(); cli.cleanUp() }
+        defer {
+            cli.stopAgent()
+            cli.cleanUp()
+        }
         let pid = try #require(try cli.agentPID())
         kill(pid, SIGKILL)
         var waited = 0
-        while kill(pid, 0) == 0 && waited < 100 { usleep(20_000); waited += 1 }
+        while kill(pid, 0) == 0 && waited < 100 {
+            usleep(20_000)
+            waited += 1
+        }
         // The socket file is still there, but nothing answers: locked, at once.
         #expect(FileManager.default.fileExists(atPath: cli.directory + "/run/agent.sock"))
         #expect(try cli.run(["secret", "get", "api-key"]).status == 75)
@@ -96,25 +111,32 @@ extension CLI {
 
     @Test func fiftyConcurrentClients() throws {
         let cli = try CLI.unlocked()
-        defer { cli.stopAgent(); cli.cleanUp() }
+        defer {
+            cli.stopAgent()
+            cli.cleanUp()
+        }
         let commands = try (0..<50).map { index in
             try RunningCommand(cli: cli, index % 5 == 0 ? ["secret", "list"] : ["secret", "get", "api-key"])
         }
         let results = try commands.map { try $0.finish() }
-        #expect(results.filter { $0.status == 0 }.count == 50, "\(results.map(\.stderr).filter { !$0.isEmpty }.prefix(3))")
+        #expect(
+            results.filter { $0.status == 0 }.count == 50, "\(results.map(\.stderr).filter { !$0.isEmpty }.prefix(3))")
         #expect(results.enumerated().allSatisfy { $0.offset % 5 == 0 || $0.element.stdout == "value-1\n" })
     }
 
     @Test func oversizedAndGarbageFramesCloseOnlyThatConnection() throws {
         let cli = try CLI.unlocked()
-        defer { cli.stopAgent(); cli.cleanUp() }
+        defer {
+            cli.stopAgent()
+            cli.cleanUp()
+        }
         let socket = cli.directory + "/run/agent.sock"
         let probes: [[UInt8]] = [
-            [0x7F, 0xFF, 0xFF, 0xFF],                                   // a 2 GiB frame announced
-            [0, 0, 0, 5] + Array("hello".utf8),                         // not JSON
-            [0, 0, 0, 2] + Array("{}".utf8),                            // JSON, not a request
-            [0, 0, 0, 40],                                              // a frame cut short
-            Array(repeating: 0x41, count: 10_000),                       // noise
+            [0x7F, 0xFF, 0xFF, 0xFF],  // a 2 GiB frame announced
+            [0, 0, 0, 5] + Array("hello".utf8),  // not JSON
+            [0, 0, 0, 2] + Array("{}".utf8),  // JSON, not a request
+            [0, 0, 0, 40],  // a frame cut short
+            Array(repeating: 0x41, count: 10_000),  // noise
         ]
         for probe in probes {
             let reply = try RawSocket.exchange(path: socket, send: probe)
@@ -130,7 +152,10 @@ extension CLI {
     @Test(.enabled(if: RawSocket.canSwitchToNobody, "needs root, setpriv and python3 to run a client as another user"))
     func connectionFromAnotherUserIsRefused() throws {
         let cli = try CLI.unlocked()
-        defer { cli.stopAgent(); cli.cleanUp() }
+        defer {
+            cli.stopAgent()
+            cli.cleanUp()
+        }
         // Open the way on purpose (as a careless admin might), so that only SO_PEERCRED stands in it.
         chmod(cli.directory, 0o755)
         chmod(cli.directory + "/run", 0o755)
@@ -170,7 +195,10 @@ extension CLI {
 
     @Test func nothingSecretInTheAgentsArgvOrEnvironment() throws {
         let cli = try CLI.unlocked()
-        defer { cli.stopAgent(); cli.cleanUp() }
+        defer {
+            cli.stopAgent()
+            cli.cleanUp()
+        }
         let pid = try #require(try cli.agentPID())
         let argv = try Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))
         let environ = try Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ"))
@@ -190,7 +218,10 @@ extension CLI {
 
     @Test func agentFollowsCompactionAndLocksAfterARekey() throws {
         var cli = try CLI.unlocked()
-        defer { cli.stopAgent(); cli.cleanUp() }
+        defer {
+            cli.stopAgent()
+            cli.cleanUp()
+        }
         for index in 0..<40 { _ = try cli.run(["secret", "set", "churn"], input: "value \(index)\n") }
         // compact and rekey open the file with the passphrase themselves.
         cli.usePassphrase("first passphrase")
@@ -232,7 +263,9 @@ enum RawSocket {
             raw[utf8.count] = 0
         }
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
@@ -259,12 +292,14 @@ enum RawSocket {
     }
 }
 
-
 /// `Vault.connect`: what an app embedding UPVault gets, with and without the agent.
 @Suite struct VaultConnectTests {
     @Test func theSameAPIThroughTheAgentAndTheFile() throws {
         let cli = try CLI.unlocked()
-        defer { cli.stopAgent(); cli.cleanUp() }
+        defer {
+            cli.stopAgent()
+            cli.cleanUp()
+        }
         var asked = 0
         let environment = ["UPVAULT_AGENT_SOCK": cli.directory + "/run/agent.sock", "HOME": cli.directory]
         let viaAgent = try Vault.connect(at: cli.vaultPath, environment: environment) {
@@ -285,7 +320,9 @@ enum RawSocket {
             return SecureBytes(copying: Array("first passphrase".utf8))
         }
         #expect(direct is Vault && asked == 1)
-        #expect(try cli.run(["unlock"], extraEnvironment: ["UPVAULT_PASSPHRASE_FILE": cli.directory + "/passphrase"]).status == 0)
+        #expect(
+            try cli.run(["unlock"], extraEnvironment: ["UPVAULT_PASSPHRASE_FILE": cli.directory + "/passphrase"]).status
+                == 0)
         // README's snippet, as written there (the process environment names the agent's socket).
         setenv("UPVAULT_AGENT_SOCK", cli.directory + "/run/agent.sock", 1)
         defer { unsetenv("UPVAULT_AGENT_SOCK") }

@@ -8,9 +8,11 @@ struct CLI {
 
     static var binary: String {
         if let override = ProcessInfo.processInfo.environment["UPVAULT_BIN_DIR"] { return override + "/upvault" }
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let executable =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var url = URL(fileURLWithPath: executable).deletingLastPathComponent()
-        while !FileManager.default.isExecutableFile(atPath: url.appendingPathComponent("upvault").path), url.path != "/" {
+        while !FileManager.default.isExecutableFile(atPath: url.appendingPathComponent("upvault").path), url.path != "/"
+        {
             url.deleteLastPathComponent()
         }
         return url.appendingPathComponent("upvault").path
@@ -34,7 +36,8 @@ struct CLI {
     @discardableResult
     func writePrivate(_ name: String, _ contents: String, mode: Int = 0o600) -> String {
         let path = directory + "/" + name
-        FileManager.default.createFile(atPath: path, contents: Data(contents.utf8), attributes: [.posixPermissions: mode])
+        FileManager.default.createFile(
+            atPath: path, contents: Data(contents.utf8), attributes: [.posixPermissions: mode])
         return path
     }
 
@@ -56,7 +59,9 @@ struct CLI {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
         process.arguments = ["-w", Self.binary] + arguments
         process.environment = environment.merging(extraEnvironment) { $1 }
-        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
+        let stdin = Pipe()
+        let stdout = Pipe()
+        let stderr = Pipe()
         process.standardInput = stdin
         process.standardOutput = stdout
         process.standardError = stderr
@@ -66,7 +71,9 @@ struct CLI {
         let out = stdout.fileHandleForReading.readDataToEndOfFile()
         let err = stderr.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
+        return Result(
+            status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
+            stderr: String(decoding: err, as: UTF8.self))
     }
 
     /// The process `setsid -w PROGRAM` runs, which leads the new session. `setsid` forks when it starts

@@ -21,7 +21,9 @@ import Testing
 
     /// The access token stored for every grant, read in one `inject`.
     static func storedTokens(_ cli: CLI, users: Int, except excluded: Set<Int> = []) throws -> [String: String] {
-        let template = (1...users).filter { !excluded.contains($0) }.map { "user\($0) {{ upvault:grant/up/user\($0)/access_token }}" }.joined(separator: "\n")
+        let template = (1...users).filter { !excluded.contains($0) }.map {
+            "user\($0) {{ upvault:grant/up/user\($0)/access_token }}"
+        }.joined(separator: "\n")
         let path = cli.writePrivate("tokens.tmpl", template + "\n")
         let rendered = try cli.run(["inject", "-i", path])
         #expect(rendered.status == 0, "\(rendered.stderr)")
@@ -37,7 +39,8 @@ import Testing
     static func working(_ tokens: [String: String], sandbox: Sandbox) async throws -> Int {
         var count = 0
         for token in tokens.values {
-            let reply = try await sandbox.request(.GET, "/nudge/api/v.1.1/users/@me", headers: [("Authorization", "Bearer \(token)")])
+            let reply = try await sandbox.request(
+                .GET, "/nudge/api/v.1.1/users/@me", headers: [("Authorization", "Bearer \(token)")])
             if reply.status == 200 { count += 1 }
         }
         return count
@@ -81,7 +84,8 @@ import Testing
     @Test func withFaultsEveryGrantEndsRefreshedOrReported() async throws {
         let (cli, sandbox) = try await Self.seeded(600, sandbox: ["--rotate-refresh-tokens"])
         defer { cli.cleanUp() }
-        try await sandbox.admin("faults", "server_error_rate=0.1&drop_rate=0.02&rate_limit_rate=0.005&retry_after=1&error_200_rate=0.02")
+        try await sandbox.admin(
+            "faults", "server_error_rate=0.1&drop_rate=0.02&rate_limit_rate=0.005&retry_after=1&error_200_rate=0.02")
         try await sandbox.admin("revoke", "user=user7")
         let refresh = try cli.run(["refresh", "--all", "--json", "--concurrency", "16"])
         #expect(refresh.status == 3 || refresh.status == 4, "\(refresh.stderr)")
@@ -111,7 +115,10 @@ import Testing
         try await sandbox.admin("invalidate-access-tokens")
         var generator = SystemRandomNumberGenerator()
         for attempt in 0..<4 {
-            let command = try RunningCommand(cli: cli, attempt == 0 ? ["refresh", "--all", "--concurrency", "8"] : ["refresh", "--resume", "--concurrency", "8"])
+            let command = try RunningCommand(
+                cli: cli,
+                attempt == 0
+                    ? ["refresh", "--all", "--concurrency", "8"] : ["refresh", "--resume", "--concurrency", "8"])
             usleep(attempt == 0 ? 400_000 : UInt32.random(in: 150_000...600_000, using: &generator))
             command.signal(SIGKILL)
             _ = try command.finish()
@@ -123,7 +130,9 @@ import Testing
         }
         let resumed = try cli.run(["refresh", "--resume", "--json"])
         // A run that finished before its kill leaves nothing to resume; then refresh what is left.
-        let final = resumed.stderr.contains("nothing to resume") || resumed.stderr.contains("no interrupted") ? try cli.run(["refresh", "--all", "--json"]) : resumed
+        let final =
+            resumed.stderr.contains("nothing to resume") || resumed.stderr.contains("no interrupted")
+            ? try cli.run(["refresh", "--all", "--json"]) : resumed
         #expect(final.status == 0, "\(final.stderr)")
         let tokens = try Self.storedTokens(cli, users: 800)
         #expect(try await Self.working(tokens, sandbox: sandbox) == 800)
@@ -139,7 +148,10 @@ import Testing
         let (cli, sandbox) = try await Self.seeded(400, sandbox: ["--latency-ms", "10", "--rotate-refresh-tokens"])
         defer { cli.cleanUp() }
         for attempt in 0..<3 {
-            let command = try RunningCommand(cli: cli, attempt == 0 ? ["refresh", "--all", "--concurrency", "8"] : ["refresh", "--resume", "--concurrency", "8"])
+            let command = try RunningCommand(
+                cli: cli,
+                attempt == 0
+                    ? ["refresh", "--all", "--concurrency", "8"] : ["refresh", "--resume", "--concurrency", "8"])
             usleep(UInt32(250_000 + attempt * 100_000))
             command.signal(SIGKILL)
             _ = try command.finish()
@@ -151,12 +163,16 @@ import Testing
         var final = try cli.run(["refresh", "--resume", "--json"])
         if final.stderr.contains("no interrupted") { final = try cli.run(["refresh", "--all", "--json"]) }
         #expect(final.status == 0 || final.status == 3, "\(final.stderr)")
-        let grants = try JSONSerialization.jsonObject(with: Data(try cli.run(["grants", "--json"]).stdout.utf8)) as? [[String: Any]] ?? []
+        let grants =
+            try JSONSerialization.jsonObject(with: Data(try cli.run(["grants", "--json"]).stdout.utf8))
+            as? [[String: Any]] ?? []
         let lost = grants.filter { $0["status"] as? String != "active" }
         for grant in lost {
             #expect((grant["status_reason"] as? String ?? "").contains("interrupted"), "\(grant)")
         }
-        let active = Set(grants.filter { $0["status"] as? String == "active" }.compactMap { ($0["user"] as? String)?.dropFirst(4) }.compactMap { Int($0) })
+        let active = Set(
+            grants.filter { $0["status"] as? String == "active" }.compactMap { ($0["user"] as? String)?.dropFirst(4) }
+                .compactMap { Int($0) })
         let tokens = try Self.storedTokens(cli, users: 400, except: Set(1...400).subtracting(active))
         #expect(try await Self.working(tokens, sandbox: sandbox) == active.count)
         #expect(active.count + lost.count == 400)
@@ -167,7 +183,10 @@ import Testing
 
     @Test func throughTheAgent() async throws {
         var (cli, sandbox) = try await Self.seeded(100)
-        defer { cli.stopAgent(); cli.cleanUp() }
+        defer {
+            cli.stopAgent()
+            cli.cleanUp()
+        }
         try await sandbox.admin("invalidate-access-tokens")
         #expect(try cli.run(["unlock"]).status == 0)
         cli.environment["UPVAULT_PASSPHRASE_FILE"] = nil

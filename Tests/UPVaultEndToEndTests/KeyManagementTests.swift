@@ -9,10 +9,14 @@ import Testing
         try cli.initVault()
         try cli.run(["secret", "set", "x"], input: "kept")
         cli.environment["UPVAULT_PASSPHRASE_FILE"] = nil
-        let changed = try cli.run(["passwd", "--passphrase-fd", "0", "--new-passphrase-fd", "0"], input: "first passphrase\nsecond passphrase\n")
+        let changed = try cli.run(
+            ["passwd", "--passphrase-fd", "0", "--new-passphrase-fd", "0"],
+            input: "first passphrase\nsecond passphrase\n")
         #expect(changed.status == 0, "\(changed.stderr)")
         #expect(try cli.run(["secret", "get", "x", "--passphrase-fd", "0"], input: "first passphrase\n").status == 77)
-        #expect(try cli.run(["secret", "get", "x", "--passphrase-fd", "0"], input: "second passphrase\n").stdout == "kept\n")
+        #expect(
+            try cli.run(["secret", "get", "x", "--passphrase-fd", "0"], input: "second passphrase\n").stdout == "kept\n"
+        )
     }
 
     @Test func recoveryKeyFromInitResetsTheForgottenPassphrase() throws {

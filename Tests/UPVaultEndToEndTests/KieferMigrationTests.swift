@@ -9,7 +9,8 @@ import Testing
         try cli.initVault()
         let config = cli.directory + "/config.json"
         let sandbox = try Sandbox(["--write-kiefer-config", config])
-        let original = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: config))) as! [String: Any]
+        let original =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: config))) as! [String: Any]
         let access = original["access_token"] as! String
         let refresh = original["refresh_token"] as! String
         let secret = original["client_secret"] as! String
@@ -30,7 +31,8 @@ import Testing
         let vaultBytes = try Data(contentsOf: URL(fileURLWithPath: cli.vaultPath))
         for needle in [access, refresh, secret] {
             #expect(vaultBytes.range(of: Data(needle.utf8)) == nil)
-            #expect(!imported.stderr.contains(needle) && !grants.stdout.contains(needle) && !show.stdout.contains(needle))
+            #expect(
+                !imported.stderr.contains(needle) && !grants.stdout.contains(needle) && !show.stdout.contains(needle))
         }
         // The same credentials come back out on explicit request.
         let exported = try cli.run(["export", "kiefer", "--reveal"])
@@ -66,7 +68,10 @@ import Testing
         let cases = [
             ("not json at all: s3cret", "is not a kiefer config"),
             (#"{"client_secret": "s3cret", "redirect_uri": "https://x/y"}"#, "has no client_id"),
-            (#"{"client_id": "a", "client_secret": "s3cret", "redirect_uri": "https://x/y", "access_token": "has space s3cret"}"#, "spaces or control"),
+            (
+                #"{"client_id": "a", "client_secret": "s3cret", "redirect_uri": "https://x/y", "access_token": "has space s3cret"}"#,
+                "spaces or control"
+            ),
             (String(repeating: " ", count: 70_000), "larger than 64 KiB"),
         ]
         for (index, (contents, message)) in cases.enumerated() {

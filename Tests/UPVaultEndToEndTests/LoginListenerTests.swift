@@ -10,10 +10,12 @@ import Testing
         try cli.initVault()
         let sandbox = try Sandbox()
         try await cli.addSandboxApp(sandbox, name: "loop", redirect: "http://127.0.0.1/cb")
-        let command = try RunningCommand(cli: cli, ["login", "--app", "loop", "--user", "carol", "--listen", "--timeout", "30s"])
+        let command = try RunningCommand(
+            cli: cli, ["login", "--app", "loop", "--user", "carol", "--listen", "--timeout", "30s"])
         let printed = command.waitForStandardError(containing: "...")
         let authorization = try #require(command.authorizationURL())
-        let listener = try #require(printed.components(separatedBy: "Waiting for the redirect on ").last?.components(separatedBy: " ").first)
+        let listener = try #require(
+            printed.components(separatedBy: "Waiting for the redirect on ").last?.components(separatedBy: " ").first)
         #expect(listener.hasPrefix("http://127.0.0.1:") && listener.hasSuffix("/cb"))
         // Another local process gets there first with a made-up code: ignored, the login goes on.
         let forged = try await sandbox.request(.GET, listener + "?code=stolen&state=guess")
@@ -52,7 +54,9 @@ import Testing
         outputs.append(try cli.run(["app", "show", "up", "--json"]))
         outputs.append(try cli.run(["api", "GET", "users/@me"]))
         let exported = try cli.run(["export", "kiefer", "--reveal"]).stdout
-        let refresh = try #require((try JSONSerialization.jsonObject(with: Data(exported.utf8)) as? [String: Any])?["refresh_token"] as? String)
+        let refresh = try #require(
+            (try JSONSerialization.jsonObject(with: Data(exported.utf8)) as? [String: Any])?["refresh_token"] as? String
+        )
 
         let vaultBytes = try Data(contentsOf: URL(fileURLWithPath: cli.vaultPath))
         for secret in [access, refresh, clientSecret] {

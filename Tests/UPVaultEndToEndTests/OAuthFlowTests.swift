@@ -24,7 +24,8 @@ import Testing
         #expect(token.status == 0, "\(token.stderr)")
         let accessToken = token.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(accessToken.count >= 20)
-        let me = try await sandbox.request(.GET, "/nudge/api/v.1.1/users/@me", headers: [("Authorization", "Bearer \(accessToken)")])
+        let me = try await sandbox.request(
+            .GET, "/nudge/api/v.1.1/users/@me", headers: [("Authorization", "Bearer \(accessToken)")])
         #expect(me.status == 200)
 
         let api = try cli.run(["api", "GET", "users/@me/moves"])
@@ -79,8 +80,12 @@ import Testing
             location.replacingOccurrences(of: "state=", with: "state=forged")
         }
         #expect(login.status == 1)
-        #expect(login.stderr == "upvault: the redirect's state does not match the login that was started (forged or stale callback)\n"
-            || login.stderr.hasSuffix("upvault: the redirect's state does not match the login that was started (forged or stale callback)\n"))
+        #expect(
+            login.stderr
+                == "upvault: the redirect's state does not match the login that was started (forged or stale callback)\n"
+                || login.stderr.hasSuffix(
+                    "upvault: the redirect's state does not match the login that was started (forged or stale callback)\n"
+                ))
         #expect(try await sandbox.stats()["token_requests"] == 0)
         await sandbox.stop()
     }
@@ -90,15 +95,20 @@ import Testing
         defer { cli.cleanUp() }
         try cli.initVault()
         let plain = try cli.run(
-            ["app", "add", "x", "--client-id", "id", "--redirect-uri", "http://example.com/callback"], input: "secret\n")
+            ["app", "add", "x", "--client-id", "id", "--redirect-uri", "http://example.com/callback"], input: "secret\n"
+        )
         #expect(plain.status == 64)
         #expect(plain.stderr.contains("refusing http://example.com/callback"))
         let endpoint = try cli.run(
-            ["app", "add", "y", "--client-id", "id", "--redirect-uri", "https://example.com/cb", "--provider-url", "http://10.0.0.1:8080"],
+            [
+                "app", "add", "y", "--client-id", "id", "--redirect-uri", "https://example.com/cb", "--provider-url",
+                "http://10.0.0.1:8080",
+            ],
             input: "secret\n")
         #expect(endpoint.status == 64)
         let lookalike = try cli.run(
-            ["app", "add", "z", "--client-id", "id", "--redirect-uri", "http://127.0.0.1.example.com/cb"], input: "secret\n")
+            ["app", "add", "z", "--client-id", "id", "--redirect-uri", "http://127.0.0.1.example.com/cb"],
+            input: "secret\n")
         #expect(lookalike.status == 64)
         #expect(try cli.run(["app", "list"]).stdout.contains("x") == false)
     }
@@ -108,8 +118,11 @@ import Testing
         defer { cli.cleanUp() }
         let config = cli.writePrivate(
             "config.json",
-            #"{"client_id": "sandbox-client", "client_secret": "\#(try await sandbox.clientSecret())", "redirect_uri": "https://localhost/callback", "scope": "basic_read", "access_token": "stale-access", "refresh_token": "unknown-refresh"}"#)
-        let imported = try cli.run(["import", "kiefer", config, "--app", "up", "--user", "bob", "--provider-url", sandbox.url])
+            #"{"client_id": "sandbox-client", "client_secret": "\#(try await sandbox.clientSecret())", "redirect_uri": "https://localhost/callback", "scope": "basic_read", "access_token": "stale-access", "refresh_token": "unknown-refresh"}"#
+        )
+        let imported = try cli.run([
+            "import", "kiefer", config, "--app", "up", "--user", "bob", "--provider-url", sandbox.url,
+        ])
         #expect(imported.status == 0, "\(imported.stderr)")
         // The access token is not the provider's: 401, one refresh, which the provider refuses.
         let api = try cli.run(["api", "--user", "bob", "GET", "users/@me"])
@@ -162,11 +175,16 @@ import Testing
         let (cli, sandbox) = try await Self.setUp()
         defer { cli.cleanUp() }
         let seeded = try await sandbox.admin("seed", "count=1").body
-        let access = try #require((try JSONSerialization.jsonObject(with: Data(seeded.utf8)) as? [[String: Any]])?.first?["access_token"] as? String)
-        let refresh = try #require((try JSONSerialization.jsonObject(with: Data(seeded.utf8)) as? [[String: Any]])?.first?["refresh_token"] as? String)
+        let access = try #require(
+            (try JSONSerialization.jsonObject(with: Data(seeded.utf8)) as? [[String: Any]])?.first?["access_token"]
+                as? String)
+        let refresh = try #require(
+            (try JSONSerialization.jsonObject(with: Data(seeded.utf8)) as? [[String: Any]])?.first?["refresh_token"]
+                as? String)
         let config = cli.writePrivate(
             "config.json",
-            #"{"client_id": "sandbox-client", "client_secret": "\#(try await sandbox.clientSecret())", "redirect_uri": "https://localhost/callback", "scope": [], "access_token": "\#(access)"}"#)
+            #"{"client_id": "sandbox-client", "client_secret": "\#(try await sandbox.clientSecret())", "redirect_uri": "https://localhost/callback", "scope": [], "access_token": "\#(access)"}"#
+        )
         #expect(try cli.run(["import", "kiefer", config, "--provider-url", sandbox.url]).status == 0)
         #expect(try cli.run(["grants", "--json"]).stdout.contains("\"has_refresh_token\":false"))
         let recovered = try cli.run(["recover-refresh-token"])

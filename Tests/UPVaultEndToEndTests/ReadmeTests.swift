@@ -10,7 +10,8 @@ import Testing
 
     static func usageSnippets() throws -> [String] {
         let text = try String(contentsOf: readme, encoding: .utf8)
-        guard let start = text.range(of: "\n## Usage\n"), let end = text.range(of: "\n## ", range: start.upperBound..<text.endIndex)
+        guard let start = text.range(of: "\n## Usage\n"),
+            let end = text.range(of: "\n## ", range: start.upperBound..<text.endIndex)
         else { return [] }
         var snippets: [String] = []
         var current: [Substring]? = nil
@@ -40,7 +41,8 @@ import Testing
         // in the checkout.
         process.currentDirectoryURL = URL(fileURLWithPath: cli.directory)
         process.environment = [
-            "HOME": cli.directory, "PATH": URL(fileURLWithPath: CLI.binary).deletingLastPathComponent().path + ":/usr/bin:/bin",
+            "HOME": cli.directory,
+            "PATH": URL(fileURLWithPath: CLI.binary).deletingLastPathComponent().path + ":/usr/bin:/bin",
             "SWIFT_BACKTRACE": "enable=no",
         ]
         let output = Pipe()
@@ -64,7 +66,9 @@ import Testing
         #expect(process.terminationStatus == 0, "README snippets failed:\n\(text)")
         #expect(text.contains("ghp_example_token"))
         #expect(FileManager.default.fileExists(atPath: cli.directory + "/.local/share/upvault/vault.upv"))
-        let mode = try FileManager.default.attributesOfItem(atPath: cli.directory + "/.local/share/upvault")[.posixPermissions] as! Int
+        let mode =
+            try FileManager.default.attributesOfItem(atPath: cli.directory + "/.local/share/upvault")[.posixPermissions]
+            as! Int
         #expect(mode == 0o700)
     }
 }

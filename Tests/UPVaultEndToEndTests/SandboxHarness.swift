@@ -57,7 +57,10 @@ final class Sandbox: @unchecked Sendable {
         }
     }
 
-    enum SandboxError: Error { case didNotStart(String), http(Int, String) }
+    enum SandboxError: Error {
+        case didNotStart(String)
+        case http(Int, String)
+    }
 
     struct Reply {
         var status: Int
@@ -68,7 +71,9 @@ final class Sandbox: @unchecked Sendable {
     }
 
     /// One request to the sandbox; `path` may be a full URL.
-    func request(_ method: HTTPMethod, _ path: String, headers: [(String, String)] = [], body: String? = nil) async throws -> Reply {
+    func request(
+        _ method: HTTPMethod, _ path: String, headers: [(String, String)] = [], body: String? = nil
+    ) async throws -> Reply {
         var request = HTTPClientRequest(url: path.hasPrefix("http") ? path : url + path)
         request.method = method
         for (name, value) in headers { request.headers.add(name: name, value: value) }
@@ -178,17 +183,24 @@ final class RunningCommand: @unchecked Sendable {
 
 extension CLI {
     /// A vault holding app `up` registered against the sandbox (secret via stdin), returning nothing secret.
-    mutating func addSandboxApp(_ sandbox: Sandbox, name: String = "up", redirect: String = "https://localhost/callback") async throws {
+    mutating func addSandboxApp(
+        _ sandbox: Sandbox, name: String = "up", redirect: String = "https://localhost/callback"
+    ) async throws {
         let secret = try await sandbox.clientSecret()
         let result = try run(
-            ["app", "add", name, "--client-id", "sandbox-client", "--redirect-uri", redirect, "--provider-url", sandbox.url,
-             "--scope", "basic_read move_read"],
+            [
+                "app", "add", name, "--client-id", "sandbox-client", "--redirect-uri", redirect, "--provider-url",
+                sandbox.url,
+                "--scope", "basic_read move_read",
+            ],
             input: secret + "\n")
         #expect(result.status == 0, "app add failed: \(result.stderr)")
     }
 
     /// Logs in `user` through the pasted-URL flow; returns the command's result.
-    func login(_ sandbox: Sandbox, app: String = "up", user: String, tamper: ((String) -> String)? = nil) async throws -> Result {
+    func login(
+        _ sandbox: Sandbox, app: String = "up", user: String, tamper: ((String) -> String)? = nil
+    ) async throws -> Result {
         let command = try RunningCommand(cli: self, ["login", "--app", app, "--user", user])
         guard let url = command.authorizationURL() else { return try command.finish() }
         let location = try await sandbox.redirect(for: url)

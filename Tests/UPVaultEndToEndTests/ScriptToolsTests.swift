@@ -10,8 +10,11 @@ import Testing
         try cli.initVault()
         let config = cli.directory + "/config.json"
         let sandbox = try Sandbox(["--write-kiefer-config", config])
-        let original = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: config))) as! [String: Any]
-        let imported = try cli.run(["import", "kiefer", config, "--user", "me", "--provider-url", sandbox.url, "--shred"])
+        let original =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: config))) as! [String: Any]
+        let imported = try cli.run([
+            "import", "kiefer", config, "--user", "me", "--provider-url", sandbox.url, "--shred",
+        ])
         #expect(imported.status == 0, "\(imported.stderr)")
         #expect(try cli.run(["secret", "set", "db-password"], input: "hunter2\n").status == 0)
         #expect(try cli.run(["unlock"]).status == 0)
@@ -21,7 +24,10 @@ import Testing
 
     @Test func tokenThroughTheAgentRefreshesInTheAgent() async throws {
         let (cli, sandbox, original) = try await Self.unlockedWithGrant()
-        defer { cli.stopAgent(); cli.cleanUp() }
+        defer {
+            cli.stopAgent()
+            cli.cleanUp()
+        }
         for _ in 0..<10 {
             #expect(try cli.run(["token"]).stdout == original["access_token"]! + "\n")
         }
@@ -41,7 +47,10 @@ import Testing
 
     @Test func execPassesTheExitStatusAndOnlyTheDefaultValues() async throws {
         let (cli, sandbox, original) = try await Self.unlockedWithGrant()
-        defer { cli.stopAgent(); cli.cleanUp() }
+        defer {
+            cli.stopAgent()
+            cli.cleanUp()
+        }
         let failing = try cli.run(["exec", "--", "/bin/sh", "-c", "exit 7"])
         #expect(failing.status == 7)
         let environment = try cli.run(["exec", "--", "/usr/bin/env"])
@@ -66,8 +75,12 @@ import Testing
 
     @Test func kieferConfigExistsOnlyForTheChild() async throws {
         let (cli, sandbox, original) = try await Self.unlockedWithGrant()
-        defer { cli.stopAgent(); cli.cleanUp() }
-        let script = #"printf '%s\n' "$KIEFER_CONFIG"; cat "$KIEFER_CONFIG"; (printf x >> "$KIEFER_CONFIG") 2>/dev/null && echo WRITABLE; true"#
+        defer {
+            cli.stopAgent()
+            cli.cleanUp()
+        }
+        let script =
+            #"printf '%s\n' "$KIEFER_CONFIG"; cat "$KIEFER_CONFIG"; (printf x >> "$KIEFER_CONFIG") 2>/dev/null && echo WRITABLE; true"#
         let run = try cli.run(["exec", "--kiefer-config", "KIEFER_CONFIG", "--", "/bin/sh", "-c", script])
         #expect(run.status == 0, "\(run.stderr)")
         let lines = run.stdout.split(separator: "\n", maxSplits: 1).map(String.init)
@@ -89,7 +102,10 @@ import Testing
 
     @Test func injectWritesAPrivateFileOrNothing() async throws {
         let (cli, sandbox, original) = try await Self.unlockedWithGrant()
-        defer { cli.stopAgent(); cli.cleanUp() }
+        defer {
+            cli.stopAgent()
+            cli.cleanUp()
+        }
         let template = cli.writePrivate(
             "settings.tmpl",
             "client = {{ upvault:app/up/client_id }}\ntoken = {{upvault:grant/up/me/access_token}}\ndb = {{ upvault:secret/db-password }}\nother = {{ not_ours }}\n",
@@ -98,7 +114,10 @@ import Testing
         let rendered = try cli.run(["inject", "-i", template, "-o", output])
         #expect(rendered.status == 0, "\(rendered.stderr)")
         let text = try String(contentsOfFile: output, encoding: .utf8)
-        #expect(text == "client = sandbox-client\ntoken = \(original["access_token"]!)\ndb = hunter2\nother = {{ not_ours }}\n")
+        #expect(
+            text
+                == "client = sandbox-client\ntoken = \(original["access_token"]!)\ndb = hunter2\nother = {{ not_ours }}\n"
+        )
         let mode = try FileManager.default.attributesOfItem(atPath: output)[.posixPermissions] as? Int
         #expect(mode == 0o600)
         // A bad reference: exit 64, the output untouched.
@@ -118,7 +137,10 @@ import Testing
 @Suite struct TokenFastPathTests {
     @Test func fastAndFullPathsAgree() async throws {
         let (cli, sandbox, original) = try await ScriptToolsTests.unlockedWithGrant()
-        defer { cli.stopAgent(); cli.cleanUp() }
+        defer {
+            cli.stopAgent()
+            cli.cleanUp()
+        }
         let fast = try cli.run(["token"])
         let full = try cli.run(["token", "--json"])
         #expect(fast.stdout == original["access_token"]! + "\n")
@@ -128,7 +150,10 @@ import Testing
         let unknownUserFull = try cli.run(["token", "--user", "nobody", "--json"])
         #expect(unknownUser.status == 1 && unknownUser.stderr == unknownUserFull.stderr && unknownUserFull.status == 1)
         // A second app makes the choice ambiguous: usage error, same line either way.
-        #expect(try cli.run(["app", "add", "other", "--client-id", "x", "--redirect-uri", "https://example.com/cb"], input: "s\n").status == 0)
+        #expect(
+            try cli.run(
+                ["app", "add", "other", "--client-id", "x", "--redirect-uri", "https://example.com/cb"], input: "s\n"
+            ).status == 0)
         let ambiguous = try cli.run(["token"])
         let ambiguousFull = try cli.run(["token", "--json"])
         #expect(ambiguous.status == 64 && ambiguousFull.status == 64)

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import UPVault
+
 @testable import UPVaultOAuth
 
 @Suite struct AuthorizationTests {
@@ -17,7 +18,8 @@ import UPVault
         let second = try client.authorize(app: "up")
         #expect(first.state != second.state)
         #expect(first.state.count == 43)
-        let items = Dictionary(uniqueKeysWithValues: URLComponents(string: first.url)!.queryItems!.map { ($0.name, $0.value!) })
+        let items = Dictionary(
+            uniqueKeysWithValues: URLComponents(string: first.url)!.queryItems!.map { ($0.name, $0.value!) })
         #expect(items["response_type"] == "code")
         #expect(items["client_id"] == "client-1")
         #expect(items["redirect_uri"] == "https://localhost/callback")
@@ -39,10 +41,11 @@ import UPVault
         #expect(try fixture.grant() == grant)
         let sent = try #require(transport.requests.first)
         #expect(sent.method == "POST")
-        #expect(sent.form == [
-            "grant_type": "authorization_code", "code": "abc", "redirect_uri": "https://localhost/callback",
-            "client_id": "client-1", "client_secret": "secret-1",
-        ])
+        #expect(
+            sent.form == [
+                "grant_type": "authorization_code", "code": "abc", "redirect_uri": "https://localhost/callback",
+                "client_id": "client-1", "client_secret": "secret-1",
+            ])
         #expect(!sent.url.contains("secret"), "the secret goes in the body, never the URL")
     }
 
@@ -51,8 +54,14 @@ import UPVault
         ("https://localhost/callback?code=abc", OAuthError.stateMismatch),
         ("https://localhost/callback?error=access_denied&state=STATE", OAuthError.accessDenied),
         ("https://localhost/callback?state=STATE", OAuthError.missingAuthorizationCode),
-        ("https://evil.example/callback?code=abc&state=STATE", OAuthError.redirectMismatch(expected: "https://localhost/callback")),
-        ("http://localhost.evil.example/callback?code=abc&state=STATE", OAuthError.insecureEndpoint("http://localhost.evil.example/callback")),
+        (
+            "https://evil.example/callback?code=abc&state=STATE",
+            OAuthError.redirectMismatch(expected: "https://localhost/callback")
+        ),
+        (
+            "http://localhost.evil.example/callback?code=abc&state=STATE",
+            OAuthError.insecureEndpoint("http://localhost.evil.example/callback")
+        ),
     ])
     func badRedirectsAreRefusedBeforeAnyRequest(redirect: String, expected: OAuthError) async throws {
         let fixture = try Fixture()

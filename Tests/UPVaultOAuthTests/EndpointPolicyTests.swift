@@ -1,4 +1,5 @@
 import Testing
+
 @testable import UPVaultOAuth
 
 @Suite struct EndpointPolicyTests {
@@ -22,11 +23,16 @@ import Testing
     @Test func apiPathsCannotLeaveTheAPIBase() throws {
         let base = "https://jawbone.com/nudge/api/v.1.1/"
         #expect(try OAuthClient.apiURL(base: base, path: "users/@me") == base + "users/@me")
-        #expect(try OAuthClient.apiURL(base: base, path: "/users/@me/moves?limit=1") == base + "users/@me/moves?limit=1")
+        #expect(
+            try OAuthClient.apiURL(base: base, path: "/users/@me/moves?limit=1") == base + "users/@me/moves?limit=1")
         // kiefer's double slash is not repeated.
-        #expect(try OAuthClient.apiURL(base: "https://jawbone.com/nudge/api/v.1.1", path: "/users/@me") == base + "users/@me")
-        for hostile in ["https://evil.example/steal", "//evil.example/x", "../../auth/oauth2/token", "users/./@me",
-                        "users//@me", "users/@me#x", "users/@me\r\nX: y", "users\\@me", ""] {
+        #expect(
+            try OAuthClient.apiURL(base: "https://jawbone.com/nudge/api/v.1.1", path: "/users/@me") == base
+                + "users/@me")
+        for hostile in [
+            "https://evil.example/steal", "//evil.example/x", "../../auth/oauth2/token", "users/./@me",
+            "users//@me", "users/@me#x", "users/@me\r\nX: y", "users\\@me", "",
+        ] {
             #expect(throws: OAuthError.self, "\(hostile)") { try OAuthClient.apiURL(base: base, path: hostile) }
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import UPVault
+
 @testable import UPVaultOAuth
 
 @Suite struct ReferenceTests {
@@ -8,7 +9,10 @@ import UPVault
         #expect(try SecretReference(parsing: "app/up/client_id") == .clientID(app: "up"))
         #expect(try SecretReference(parsing: "grant/up/alice/access_token") == .accessToken(app: "up", user: "alice"))
         #expect(try SecretReference(parsing: "secret/db") == .secret(name: "db"))
-        for bad in ["", "app/up", "app//client_id", "grant/up/access_token", "secret/", "file/etc/passwd", "app/up/client_secret/x"] {
+        for bad in [
+            "", "app/up", "app//client_id", "grant/up/access_token", "secret/", "file/etc/passwd",
+            "app/up/client_secret/x",
+        ] {
             #expect(throws: ReferenceError.self, "\(bad)") { try SecretReference(parsing: bad) }
         }
     }
@@ -22,7 +26,9 @@ import UPVault
         }
         #expect(out == "a=<secret/x> b=<app/up/client_id> c={{ jinja }} d=<secret/x>")
         #expect(asked == ["secret/x", "app/up/client_id"], "each reference is resolved once")
-        #expect(throws: ReferenceError.unterminated(line: 2)) { try SecretTemplate.references(in: "x\n{{ upvault:secret/x") }
+        #expect(throws: ReferenceError.unterminated(line: 2)) {
+            try SecretTemplate.references(in: "x\n{{ upvault:secret/x")
+        }
         #expect(throws: ReferenceError.malformed("nope")) { try SecretTemplate.references(in: "{{ upvault:nope }}") }
     }
 }
@@ -32,7 +38,8 @@ import UPVault
         let fixture = try Fixture()
         try fixture.seed(grant: nil)
         let client = fixture.client(StubTransport { _ throws(OAuthError) in json(500, "") })
-        let rotated = try client.rotateSecret(app: "up", newSecret: "secret-2", previousValidUntil: fixture.now + 86_400)
+        let rotated = try client.rotateSecret(
+            app: "up", newSecret: "secret-2", previousValidUntil: fixture.now + 86_400)
         #expect(rotated.currentSecret?.value == "secret-2")
         #expect(rotated.usableSecrets(at: fixture.now).map(\.value) == ["secret-2", "secret-1"])
         #expect(rotated.usableSecrets(at: fixture.now + 86_401).map(\.value) == ["secret-2"])
@@ -45,14 +52,20 @@ import UPVault
         #expect(try fixture.vault.entry(App.self, named: "up") == again)
         // No superseded record (the app as it was, with secret-2) survives in the file.
         #expect(try fixture.vault.statistics().deadRecordCount == 0)
-        #expect(throws: OAuthError.self) { try client.rotateSecret(app: "up", newSecret: "secret-3", previousValidUntil: fixture.now) }
-        #expect(throws: OAuthError.self) { try client.rotateSecret(app: "up", newSecret: "has space", previousValidUntil: fixture.now) }
+        #expect(throws: OAuthError.self) {
+            try client.rotateSecret(app: "up", newSecret: "secret-3", previousValidUntil: fixture.now)
+        }
+        #expect(throws: OAuthError.self) {
+            try client.rotateSecret(app: "up", newSecret: "has space", previousValidUntil: fixture.now)
+        }
     }
 }
 
 @Suite struct BulkSelectionTests {
     func grant(_ user: String, issued: Int64, refreshed: Int64? = nil, expires: Int64?) -> Grant {
-        Grant(app: "up", user: user, accessToken: "a", refreshToken: "r", issuedAt: issued, expiresAt: expires, lastRefreshAt: refreshed)
+        Grant(
+            app: "up", user: user, accessToken: "a", refreshToken: "r", issuedAt: issued, expiresAt: expires,
+            lastRefreshAt: refreshed)
     }
 
     @Test func filters() {
@@ -77,16 +90,30 @@ import UPVault
         let fixture = try Fixture()
         let app = try fixture.seed(grant: nil)
         let current = app.currentSecretFingerprint
-        try fixture.vault.put(Grant(app: "up", user: "a", accessToken: "x", refreshToken: "r", issuedAt: 10, expiresAt: fixture.now + 999_999, secretFingerprint: current))
-        try fixture.vault.put(Grant(app: "up", user: "b", accessToken: "x", refreshToken: "r", issuedAt: fixture.now, expiresAt: fixture.now + 999_999, secretFingerprint: "0000"))
-        try fixture.vault.put(Grant(app: "up", user: "c", accessToken: "x", refreshToken: "r", issuedAt: fixture.now, expiresAt: fixture.now + 60, secretFingerprint: current))
-        try fixture.vault.put(Grant(app: "up", user: "d", accessToken: "x", refreshToken: "r", issuedAt: fixture.now, expiresAt: nil, status: .needsReauthorization))
-        let report = try Audit.run(store: fixture.vault, incident: fixture.now - 50, expiringWithin: 3600, now: fixture.now)
+        try fixture.vault.put(
+            Grant(
+                app: "up", user: "a", accessToken: "x", refreshToken: "r", issuedAt: 10,
+                expiresAt: fixture.now + 999_999, secretFingerprint: current))
+        try fixture.vault.put(
+            Grant(
+                app: "up", user: "b", accessToken: "x", refreshToken: "r", issuedAt: fixture.now,
+                expiresAt: fixture.now + 999_999, secretFingerprint: "0000"))
+        try fixture.vault.put(
+            Grant(
+                app: "up", user: "c", accessToken: "x", refreshToken: "r", issuedAt: fixture.now,
+                expiresAt: fixture.now + 60, secretFingerprint: current))
+        try fixture.vault.put(
+            Grant(
+                app: "up", user: "d", accessToken: "x", refreshToken: "r", issuedAt: fixture.now, expiresAt: nil,
+                status: .needsReauthorization))
+        let report = try Audit.run(
+            store: fixture.vault, incident: fixture.now - 50, expiringWithin: 3600, now: fixture.now)
         let kinds = Set(report.findings.map { "\($0.kind) \($0.subject)" })
-        #expect(kinds == [
-            "secret_predates_incident up", "issued_before_incident up/a", "refreshed_with_old_secret up/b",
-            "expiring_soon up/c", "needs_reauthorization up/d",
-        ])
+        #expect(
+            kinds == [
+                "secret_predates_incident up", "issued_before_incident up/a", "refreshed_with_old_secret up/b",
+                "expiring_soon up/c", "needs_reauthorization up/d",
+            ])
         let clean = try Audit.run(store: fixture.vault, incident: nil, expiringWithin: 0, now: fixture.now)
         #expect(clean.findings.map(\.kind).sorted() == ["needs_reauthorization", "refreshed_with_old_secret"])
     }

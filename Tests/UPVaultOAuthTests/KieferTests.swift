@@ -1,12 +1,19 @@
 import Foundation
 import Testing
 import UPVault
+
 @testable import UPVaultOAuth
 
 @Suite struct KieferTests {
     @Test func scopeAsListOrString() throws {
-        let list = try KieferConfig.parse(Array(#"{"client_id":"a","client_secret":"b","redirect_uri":"https://x/y","scope":["move_read","sleep_read"]}"#.utf8))
-        let text = try KieferConfig.parse(Array(#"{"client_id":"a","client_secret":"b","redirect_uri":"https://x/y","scope":"move_read sleep_read"}"#.utf8))
+        let list = try KieferConfig.parse(
+            Array(
+                #"{"client_id":"a","client_secret":"b","redirect_uri":"https://x/y","scope":["move_read","sleep_read"]}"#
+                    .utf8))
+        let text = try KieferConfig.parse(
+            Array(
+                #"{"client_id":"a","client_secret":"b","redirect_uri":"https://x/y","scope":"move_read sleep_read"}"#
+                    .utf8))
         #expect(list.scope == ["move_read", "sleep_read"] && text.scope == list.scope)
         #expect(list.accessToken == nil)
     }
@@ -17,16 +24,19 @@ import UPVault
         let original = KieferConfig(
             clientID: "cid", clientSecret: "csecret", redirectURI: "https://example.com/up", scope: ["basic_read"],
             accessToken: "acc", refreshToken: "ref")
-        FileManager.default.createFile(atPath: path, contents: Data(original.encoded()), attributes: [.posixPermissions: 0o600])
+        FileManager.default.createFile(
+            atPath: path, contents: Data(original.encoded()), attributes: [.posixPermissions: 0o600])
         let (read, mode) = try KieferConfig.read(path: path)
         #expect(read == original && mode == 0o600)
-        let result = try KieferMigration.importConfig(read, into: fixture.vault, app: "up", user: "me", now: fixture.now)
+        let result = try KieferMigration.importConfig(
+            read, into: fixture.vault, app: "up", user: "me", now: fixture.now)
         #expect(result.grant?.expiresAt == nil)
         #expect(result.app.endpoints == ProviderPreset.jawbone.endpoints)
         #expect(throws: KieferError.grantExists("up/me")) {
             try KieferMigration.importConfig(read, into: fixture.vault, app: "up", user: "me", now: fixture.now)
         }
-        let conflicting = KieferConfig(clientID: "other", clientSecret: "s", redirectURI: "https://example.com/up", scope: [])
+        let conflicting = KieferConfig(
+            clientID: "other", clientSecret: "s", redirectURI: "https://example.com/up", scope: [])
         #expect(throws: KieferError.appConflict("up")) {
             try KieferMigration.importConfig(conflicting, into: fixture.vault, app: "up", user: "you", now: fixture.now)
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import UPVault
+
 @testable import UPVaultOAuth
 
 /// What the CLI does, done through the public library API alone: an app embedding the libraries gets
@@ -16,7 +17,8 @@ import UPVault
     @Test func addAppRefusesToReplaceUnlessAsked() throws {
         let fixture = try Fixture()
         try fixture.vault.addApp(named: "up", replace: false) { try jawboneApp(fixture) }
-        #expect(try fixture.vault.entry(App.self, named: "up")?.endpoints.token == "http://127.0.0.1:9/auth/oauth2/token")
+        #expect(
+            try fixture.vault.entry(App.self, named: "up")?.endpoints.token == "http://127.0.0.1:9/auth/oauth2/token")
         var built = false
         #expect(throws: OAuthError.appExists("up")) {
             try fixture.vault.addApp(named: "up", replace: false) {

@@ -3,6 +3,7 @@ import InMemoryLogging
 import Logging
 import Testing
 import UPVault
+
 @testable import UPVaultOAuth
 
 /// Everything the flows log at trace level, and not one secret in it: no token, no code, no client
@@ -22,7 +23,9 @@ import UPVault
         let text = handler.entries.map { entry in
             "\(entry.level) \(entry.message) \(entry.metadata) \(entry.error.map { "\($0)" } ?? "")"
         }.joined(separator: "\n")
-        #expect(!handler.entries.isEmpty, "nothing was logged: the test would prove nothing", sourceLocation: sourceLocation)
+        #expect(
+            !handler.entries.isEmpty, "nothing was logged: the test would prove nothing", sourceLocation: sourceLocation
+        )
         for secret in Self.secrets {
             #expect(!text.contains(secret), "the log holds '\(secret)':\n\(text)", sourceLocation: sourceLocation)
         }

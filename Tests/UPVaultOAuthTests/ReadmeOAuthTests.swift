@@ -11,19 +11,20 @@ import UPVaultOAuth
         let sandbox = try SandboxProcess()
         defer { sandbox.stop() }
         let secret = try await sandbox.clientSecret()
-        try fixture.vault.put(App(
-            name: "up", provider: "jawbone", clientID: "sandbox-client",
-            clientSecrets: [App.ClientSecret(value: secret, addedAt: 0)], redirectURI: "https://localhost/callback",
-            scopes: ["basic_read"],
-            endpoints: App.Endpoints(
-                authorize: sandbox.url + "/auth/oauth2/auth", token: sandbox.url + "/auth/oauth2/token",
-                apiBase: sandbox.url + "/nudge/api/v.1.1/")))
+        try fixture.vault.put(
+            App(
+                name: "up", provider: "jawbone", clientID: "sandbox-client",
+                clientSecrets: [App.ClientSecret(value: secret, addedAt: 0)], redirectURI: "https://localhost/callback",
+                scopes: ["basic_read"],
+                endpoints: App.Endpoints(
+                    authorize: sandbox.url + "/auth/oauth2/auth", token: sandbox.url + "/auth/oauth2/token",
+                    apiBase: sandbox.url + "/nudge/api/v.1.1/")))
         let vault = fixture.vault
         let logger = Logger(label: "readme")
         // --- README ---
-        let oauth = OAuthClient(vault: vault, logger: logger)          // the library never configures logging
-        let login = try oauth.authorize(app: "up")                       // login.url: open it in a browser
-        let pasted = try await sandbox.redirect(for: login.url)          // (what the browser would show)
+        let oauth = OAuthClient(vault: vault, logger: logger)  // the library never configures logging
+        let login = try oauth.authorize(app: "up")  // login.url: open it in a browser
+        let pasted = try await sandbox.redirect(for: login.url)  // (what the browser would show)
         let grant = try await oauth.completeAuthorization(login, redirectURL: pasted, user: "alice")
         let token = try await oauth.accessToken(app: "up", user: "alice", minimumValidity: .seconds(300))
         let me = try await oauth.request(app: "up", user: "alice", method: "GET", path: "users/@me")
@@ -42,8 +43,12 @@ final class SandboxProcess: @unchecked Sendable {
     let url: String
 
     init() throws {
-        var directory = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
-        while !FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent("upvault-sandbox").path), directory.path != "/" {
+        var directory = URL(
+            fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+                ?? CommandLine.arguments[0])
+        while !FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent("upvault-sandbox").path),
+            directory.path != "/"
+        {
             directory.deleteLastPathComponent()
         }
         process.executableURL = directory.appendingPathComponent("upvault-sandbox")
@@ -92,7 +97,9 @@ enum HTTP {
         address.sin_port = in_port_t(UInt16(components.port!).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
         let target = components.percentEncodedPath + (components.percentEncodedQuery.map { "?" + $0 } ?? "")
@@ -112,7 +119,8 @@ enum HTTP {
         var headers: [String: String] = [:]
         for line in lines.dropFirst() {
             if let colon = line.firstIndex(of: ":") {
-                headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                    in: .whitespaces)
             }
         }
         return (status, headers, parts.dropFirst().joined(separator: "\r\n\r\n"))

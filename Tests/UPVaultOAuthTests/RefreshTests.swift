@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import UPVault
+
 @testable import UPVaultOAuth
 
 @Suite struct RefreshTests {
@@ -16,12 +17,15 @@ import UPVault
         let fixture = try Fixture()
         try fixture.seed(grant: .some(fixture.now + 60))
         let transport = StubTransport { _ throws(OAuthError) in json(200, tokenJSON) }
-        let token = try await fixture.client(transport).accessToken(app: "up", user: "alice", minimumValidity: .seconds(300))
+        let token = try await fixture.client(transport).accessToken(
+            app: "up", user: "alice", minimumValidity: .seconds(300))
         #expect(token == "new-access")
         let stored = try #require(try fixture.grant())
         #expect(stored.accessToken == "new-access" && stored.refreshToken == "new-refresh")
         #expect(stored.expiresAt == fixture.now + 31_536_000 && stored.lastRefreshAt == fixture.now)
-        #expect(stored.secretFingerprint == App.ClientSecret(value: "secret-1", addedAt: 0).fingerprint(clientID: "client-1"))
+        #expect(
+            stored.secretFingerprint
+                == App.ClientSecret(value: "secret-1", addedAt: 0).fingerprint(clientID: "client-1"))
         #expect(transport.requests.first?.form["refresh_token"] == "old-refresh")
     }
 
@@ -33,7 +37,9 @@ import UPVault
         }
         _ = try await fixture.client(transport).refresh(app: "up", user: "alice")
         let stored = try #require(try fixture.grant())
-        #expect(stored.refreshToken == "old-refresh" && stored.accessToken == "a2" && stored.expiresAt == fixture.now + 3600)
+        #expect(
+            stored.refreshToken == "old-refresh" && stored.accessToken == "a2" && stored.expiresAt == fixture.now + 3600
+        )
     }
 
     @Test func invalidGrantMarksTheGrantAndNeverDeletesIt() async throws {
@@ -72,11 +78,14 @@ import UPVault
             ],
             grant: .some(fixture.now))
         let transport = StubTransport { request throws(OAuthError) in
-            request.form["client_secret"] == "old-secret" ? json(200, tokenJSON) : json(401, #"{"error": "invalid_client"}"#)
+            request.form["client_secret"] == "old-secret"
+                ? json(200, tokenJSON) : json(401, #"{"error": "invalid_client"}"#)
         }
         _ = try await fixture.client(transport).refresh(app: "up", user: "alice")
         #expect(transport.requests.map { $0.form["client_secret"] } == ["new-secret", "old-secret"])
-        #expect(try fixture.grant()?.secretFingerprint == App.ClientSecret(value: "old-secret", addedAt: 0).fingerprint(clientID: "client-1"))
+        #expect(
+            try fixture.grant()?.secretFingerprint
+                == App.ClientSecret(value: "old-secret", addedAt: 0).fingerprint(clientID: "client-1"))
     }
 
     @Test func concurrentCallersInOneProcessShareOneRefresh() async throws {
@@ -103,10 +112,14 @@ import UPVault
             return json(200, tokenJSON)
         }
         // Two vault handles, as two processes would have: only the entry lock stands between them.
-        let second = try Vault.open(at: fixture.vault.path, passphrase: SecureBytes(copying: Array("pass".utf8)),
+        let second = try Vault.open(
+            at: fixture.vault.path, passphrase: SecureBytes(copying: Array("pass".utf8)),
             limits: KDFLimits(opsLimit: 1...10, memLimit: 8192...(1 << 30)))
         let now = fixture.now
-        let clients = [fixture.client(transport), OAuthClient(vault: second, transport: transport, logger: Vault.silentLogger, now: { now })]
+        let clients = [
+            fixture.client(transport),
+            OAuthClient(vault: second, transport: transport, logger: Vault.silentLogger, now: { now }),
+        ]
         try await withThrowingTaskGroup(of: String.self) { group in
             for client in clients { group.addTask { try await client.accessToken(app: "up", user: "alice") } }
             for try await token in group { #expect(token == "new-access") }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import UPVault
+
 @testable import UPVaultOAuth
 
 /// Token endpoint answers are hostile input: every shape is an answer or a typed error, never a crash.
@@ -12,19 +13,46 @@ import UPVault
     }
 
     @Test(arguments: [
-        (json(200, #"{"error": "invalid_grant"}"#), OAuthError.providerError(code: "invalid_grant", reason: "no description", httpStatus: 200)),
-        (json(400, #"{"error": "invalid_client", "error_description": "bad\u0007secret"}"#), OAuthError.providerError(code: "invalid_client", reason: "bad?secret", httpStatus: 400)),
+        (
+            json(200, #"{"error": "invalid_grant"}"#),
+            OAuthError.providerError(code: "invalid_grant", reason: "no description", httpStatus: 200)
+        ),
+        (
+            json(400, #"{"error": "invalid_client", "error_description": "bad\u0007secret"}"#),
+            OAuthError.providerError(code: "invalid_client", reason: "bad?secret", httpStatus: 400)
+        ),
         (json(503, "<html>Service Unavailable</html>"), OAuthError.providerUnavailable(httpStatus: 503)),
         (json(429, "slow down", headers: [("Retry-After", " 7 ")]), OAuthError.rateLimited(retryAfter: 7)),
         (json(200, #"{"error": "temporarily_unavailable"}"#), OAuthError.providerUnavailable(httpStatus: 200)),
-        (json(200, #"{"token_type": "Bearer"}"#), OAuthError.unexpectedResponse(httpStatus: 200, reason: "no access_token")),
-        (json(200, #"{"access_token": "a b"}"#), OAuthError.unexpectedResponse(httpStatus: 200, reason: "malformed access_token")),
-        (json(200, #"{"access_token": ""}"#), OAuthError.unexpectedResponse(httpStatus: 200, reason: "malformed access_token")),
-        (json(200, #"{"access_token": "a", "expires_in": -5}"#), OAuthError.unexpectedResponse(httpStatus: 200, reason: "expires_in out of range")),
-        (json(200, #"{"access_token": "a", "expires_in": 1e300}"#), OAuthError.unexpectedResponse(httpStatus: 200, reason: "the body is not the expected JSON")),
-        (json(200, #"{"access_token": "a", "token_type": "Bearer\r\nX"}"#), OAuthError.unexpectedResponse(httpStatus: 200, reason: "malformed token_type")),
+        (
+            json(200, #"{"token_type": "Bearer"}"#),
+            OAuthError.unexpectedResponse(httpStatus: 200, reason: "no access_token")
+        ),
+        (
+            json(200, #"{"access_token": "a b"}"#),
+            OAuthError.unexpectedResponse(httpStatus: 200, reason: "malformed access_token")
+        ),
+        (
+            json(200, #"{"access_token": ""}"#),
+            OAuthError.unexpectedResponse(httpStatus: 200, reason: "malformed access_token")
+        ),
+        (
+            json(200, #"{"access_token": "a", "expires_in": -5}"#),
+            OAuthError.unexpectedResponse(httpStatus: 200, reason: "expires_in out of range")
+        ),
+        (
+            json(200, #"{"access_token": "a", "expires_in": 1e300}"#),
+            OAuthError.unexpectedResponse(httpStatus: 200, reason: "the body is not the expected JSON")
+        ),
+        (
+            json(200, #"{"access_token": "a", "token_type": "Bearer\r\nX"}"#),
+            OAuthError.unexpectedResponse(httpStatus: 200, reason: "malformed token_type")
+        ),
         (json(302, ""), OAuthError.unexpectedResponse(httpStatus: 302, reason: "the body is not the expected JSON")),
-        (json(200, "[1,2,3]"), OAuthError.unexpectedResponse(httpStatus: 200, reason: "the body is not the expected JSON")),
+        (
+            json(200, "[1,2,3]"),
+            OAuthError.unexpectedResponse(httpStatus: 200, reason: "the body is not the expected JSON")
+        ),
     ])
     func errorsAndMalformedAnswers(result: HTTPResult, expected: OAuthError) {
         #expect(throws: expected) { try TokenResponse.parse(result) }
@@ -32,13 +60,20 @@ import UPVault
 
     @Test func randomBytesNeverCrashTheParsers() {
         var generator = SystemRandomNumberGenerator()
-        let fragments = [#"{"#, #"}"#, #"""#, "access_token", "error", ":", ",", "1e999", "null", "[", "]", "\\u0000", "\u{FFFF}"]
+        let fragments = [
+            #"{"#, #"}"#, #"""#, "access_token", "error", ":", ",", "1e999", "null", "[", "]", "\\u0000", "\u{FFFF}",
+        ]
         for round in 0..<3000 {
             var bytes: [UInt8]
             if round % 2 == 0 {
-                bytes = (0..<Int.random(in: 0..<64, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+                bytes = (0..<Int.random(in: 0..<64, using: &generator)).map { _ in
+                    UInt8.random(in: 0...255, using: &generator)
+                }
             } else {
-                bytes = Array((0..<Int.random(in: 0..<24, using: &generator)).map { _ in fragments.randomElement(using: &generator)! }.joined().utf8)
+                bytes = Array(
+                    (0..<Int.random(in: 0..<24, using: &generator)).map { _ in
+                        fragments.randomElement(using: &generator)!
+                    }.joined().utf8)
             }
             _ = try? TokenResponse.parse(HTTPResult(status: Int.random(in: 100..<600), headers: [], body: bytes))
             _ = try? KieferConfig.parse(bytes)

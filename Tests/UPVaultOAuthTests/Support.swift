@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 import UPVault
+
 @testable import UPVaultOAuth
 
 /// A scripted provider: each request is recorded and answered by `respond`.
@@ -41,7 +42,8 @@ func json(_ status: Int, _ text: String, headers: [(String, String)] = []) -> HT
     HTTPResult(status: status, headers: headers, body: Array(text.utf8))
 }
 
-let tokenJSON = #"{"access_token": "new-access", "token_type": "Bearer", "expires_in": 31536000, "refresh_token": "new-refresh"}"#
+let tokenJSON =
+    #"{"access_token": "new-access", "token_type": "Bearer", "expires_in": 31536000, "refresh_token": "new-refresh"}"#
 
 /// A private temporary directory with a vault at the cheapest Argon2id cost.
 final class Fixture: @unchecked Sendable {
@@ -67,7 +69,9 @@ final class Fixture: @unchecked Sendable {
 
     /// App `up` (jawbone-style, endpoints on loopback) and, optionally, grant `up/alice`.
     @discardableResult
-    func seed(secrets: [App.ClientSecret]? = nil, grant expiresAt: Int64?? = .some(nil), pkce: Bool = false) throws -> App {
+    func seed(
+        secrets: [App.ClientSecret]? = nil, grant expiresAt: Int64?? = .some(nil), pkce: Bool = false
+    ) throws -> App {
         let app = App(
             name: "up", provider: "jawbone", clientID: "client-1",
             clientSecrets: secrets ?? [App.ClientSecret(value: "secret-1", addedAt: now - 100)],
@@ -75,9 +79,11 @@ final class Fixture: @unchecked Sendable {
             endpoints: ProviderPreset.jawbone.endpoints!, supportsPKCE: pkce)
         try vault.put(app)
         if case .some(let expiry) = expiresAt {
-            try vault.put(Grant(
-                app: "up", user: "alice", accessToken: "old-access", refreshToken: "old-refresh", issuedAt: now - 1000,
-                expiresAt: expiry))
+            try vault.put(
+                Grant(
+                    app: "up", user: "alice", accessToken: "old-access", refreshToken: "old-refresh",
+                    issuedAt: now - 1000,
+                    expiresAt: expiry))
         }
         return app
     }

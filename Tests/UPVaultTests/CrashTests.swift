@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import UPVault
 
 /// Child processes write and are killed with SIGKILL at random moments. Every write the child
@@ -16,7 +17,8 @@ import Testing
         var tornSeen = 0
         for round in 0..<150 {
             let batch = round % 3 == 0 ? 5 : 1
-            let child = try Child(Products.helper, ["append", vault.path, passfile, "r", String(next), "100000", String(batch)])
+            let child = try Child(
+                Products.helper, ["append", vault.path, passfile, "r", String(next), "100000", String(batch)])
             usleep(UInt32.random(in: 1_000...25_000, using: &random))
             child.kill()
             let result = child.finish()
@@ -67,10 +69,14 @@ import Testing
                     let newest = last - ((last - slot) % 8)
                     let value = found["\(prefix)-\(slot)"]
                     let number = value.flatMap { Int($0.split(separator: "-").last!) } ?? -1
-                    #expect(number >= newest, "round \(round): \(prefix)-\(slot) is \(value ?? "missing"), acknowledged \(newest)")
+                    #expect(
+                        number >= newest,
+                        "round \(round): \(prefix)-\(slot) is \(value ?? "missing"), acknowledged \(newest)")
                 }
             }
-            let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.contains(".tmp-") }
+            let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter {
+                $0.contains(".tmp-")
+            }
             #expect(leftovers.count <= 1, "stale temporaries pile up: \(leftovers)")
         }
         #expect(latest.count > 30)
@@ -84,9 +90,12 @@ import Testing
         let directory = TemporaryDirectory()
         let vault = try makeVault(in: directory)
         let passfile = directory.privateFile("pass", contents: testPassphrase + "\n")
-        let writers = 6, perWriter = 60
+        let writers = 6
+        let perWriter = 60
         let children = try (0..<writers).map { w in
-            try Child(Products.helper, ["append", vault.path, passfile, "w\(w)", "0", String(perWriter), w % 2 == 0 ? "1" : "4"])
+            try Child(
+                Products.helper,
+                ["append", vault.path, passfile, "w\(w)", "0", String(perWriter), w % 2 == 0 ? "1" : "4"])
         }
         for child in children {
             let result = child.finish()
@@ -134,19 +143,26 @@ import Testing
         let vault = try makeVault(in: directory)
         var needles: [String] = [testPassphrase]
         for i in 0..<20 {
-            let name = "secret-name-\(i)", value = "secret-value-\(i)-\(String(repeating: "x", count: i))"
+            let name = "secret-name-\(i)"
+            let value = "secret-value-\(i)-\(String(repeating: "x", count: i))"
             try vault.setSecret(secure(value), named: name)
             needles += [name, value]
         }
         try vault.put(EntryTests.app)
         try vault.put(EntryTests.grant)
-        needles += ["client-id", "new-secret", "old-secret", "access-token", "refresh-token", "andy@example.com", "jd7m17NGC0", "basic_read", "jawbone"]
+        needles += [
+            "client-id", "new-secret", "old-secret", "access-token", "refresh-token", "andy@example.com", "jd7m17NGC0",
+            "basic_read", "jawbone",
+        ]
         _ = try vault.addRecoveryKey()
         try vault.changePassphrase(to: secure("another passphrase"))
         needles.append("another passphrase")
         let bytes = fileBytes(vault.path) + fileBytes(Vault.lockPath(for: vault.path))
         for needle in needles {
-            for form in [Array(needle.utf8), Array(needle.utf8.prefix(8)), Array(needle.utf16.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] })] {
+            for form in [
+                Array(needle.utf8), Array(needle.utf8.prefix(8)),
+                Array(needle.utf16.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }),
+            ] {
                 #expect(!Self.occurs(form, in: bytes), "'\(needle)' appears in the vault file")
             }
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import UPVault
 
 /// The numbers Vault/FORMAT.md states, checked against the code that writes them.

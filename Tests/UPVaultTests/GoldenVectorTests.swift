@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import UPVault
 
 /// The golden files in Vault/vectors: made with deterministic test-only randomness, decoded on every
@@ -46,9 +47,10 @@ import Testing
         var vectors: [Vector] = []
 
         _ = try create("empty.upv", seed: 1)
-        vectors.append(Vector(
-            file: "empty.upv", description: "a new vault: header with one passphrase slot, no records, the seal",
-            passphrase: passphrase, kdf: [1, 8192], generation: 1, entries: [:]))
+        vectors.append(
+            Vector(
+                file: "empty.upv", description: "a new vault: header with one passphrase slot, no records, the seal",
+                passphrase: passphrase, kdf: [1, 8192], generation: 1, entries: [:]))
 
         let secrets = try create("entries.upv", seed: 2)
         try Random.withDeterministicRandomness(seed: 2) {
@@ -61,14 +63,16 @@ import Testing
             try secrets.removeSecret(named: "github-token")
             try secrets.setSecret(secure("pässwörd ✓"), named: "unicode")
         }
-        vectors.append(Vector(
-            file: "entries.upv",
-            description: "one put, a batch of three (secret, app, grant), a delete, a put: five records in four batches",
-            passphrase: passphrase, kdf: [1, 8192], generation: 1,
-            entries: [
-                "secret/db-password": "hunter2", "secret/unicode": "pässwörd ✓",
-                "app/up": json(EntryTests.app), "grant/up/andy@example.com": json(EntryTests.grant),
-            ]))
+        vectors.append(
+            Vector(
+                file: "entries.upv",
+                description:
+                    "one put, a batch of three (secret, app, grant), a delete, a put: five records in four batches",
+                passphrase: passphrase, kdf: [1, 8192], generation: 1,
+                entries: [
+                    "secret/db-password": "hunter2", "secret/unicode": "pässwörd ✓",
+                    "app/up": json(EntryTests.app), "grant/up/andy@example.com": json(EntryTests.grant),
+                ]))
 
         let recovery = try create("recovery.upv", seed: 3)
         var recoveryText = ""
@@ -76,11 +80,12 @@ import Testing
             recoveryText = RecoveryKeyText.format(try recovery.addRecoveryKey())
             try recovery.setSecret(secure("opened with either key"), named: "note")
         }
-        vectors.append(Vector(
-            file: "recovery.upv",
-            description: "a passphrase slot and a recovery-key slot (added by a rewrite: generation 2), one record",
-            passphrase: passphrase, recoveryKey: recoveryText, kdf: [1, 8192], generation: 2,
-            entries: ["secret/note": "opened with either key"]))
+        vectors.append(
+            Vector(
+                file: "recovery.upv",
+                description: "a passphrase slot and a recovery-key slot (added by a rewrite: generation 2), one record",
+                passphrase: passphrase, recoveryKey: recoveryText, kdf: [1, 8192], generation: 2,
+                entries: ["secret/note": "opened with either key"]))
         for name in ["empty.upv", "entries.upv", "recovery.upv"] {
             try? FileManager.default.removeItem(atPath: directory + "/" + name + ".lock")
         }
@@ -112,8 +117,11 @@ import Testing
         for vector in vectors {
             let scratch = TemporaryDirectory()
             let path = scratch.file(vector.file)
-            try FileManager.default.copyItem(atPath: Self.directory.appendingPathComponent(vector.file).path, toPath: path)
-            var openers: [() throws -> Vault] = [{ try Vault.open(at: path, passphrase: secure(vector.passphrase), limits: testLimits) }]
+            try FileManager.default.copyItem(
+                atPath: Self.directory.appendingPathComponent(vector.file).path, toPath: path)
+            var openers: [() throws -> Vault] = [
+                { try Vault.open(at: path, passphrase: secure(vector.passphrase), limits: testLimits) }
+            ]
             if let recovery = vector.recoveryKey {
                 openers.append { try Vault.open(at: path, recoveryKey: try RecoveryKeyText.parse(secure(recovery))) }
             }
@@ -140,7 +148,9 @@ import Testing
         #expect(made == (try Self.committedVectors()))
         for vector in made {
             let committed = fileBytes(Self.directory.appendingPathComponent(vector.file).path)
-            #expect(fileBytes(scratch.file(vector.file)) == committed, "\(vector.file) differs from what the writer makes now")
+            #expect(
+                fileBytes(scratch.file(vector.file)) == committed,
+                "\(vector.file) differs from what the writer makes now")
         }
     }
 }

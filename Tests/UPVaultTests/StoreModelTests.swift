@@ -1,4 +1,5 @@
 import Testing
+
 @testable import UPVault
 
 /// Random operation sequences against a plain dictionary, across reopen, compaction, passwd and rekey.
@@ -23,7 +24,8 @@ import Testing
                 let name = names.randomElement(using: &random)!
                 #expect(try vault.removeSecret(named: name) == (model.removeValue(forKey: name) != nil))
             case 70..<80:
-                let batch = (0..<Int.random(in: 1...6, using: &random)).map { _ in names.randomElement(using: &random)! }
+                let batch = (0..<Int.random(in: 1...6, using: &random)).map { _ in names.randomElement(using: &random)!
+                }
                 try vault.write { (transaction) throws(VaultError) in
                     for (offset, name) in batch.enumerated() {
                         if offset % 3 == 2 {
@@ -123,7 +125,9 @@ import Testing
         try vault.setSecret(secure("value"), named: "x")
         let oldRecovery = try vault.addRecoveryKey()
         let newRecovery = try vault.rekey(passphrase: secure(testPassphrase), withRecoveryKey: true)
-        #expect(throws: VaultError.wrongPassphraseOrDamagedHeader) { try Vault.open(at: vault.path, recoveryKey: oldRecovery) }
+        #expect(throws: VaultError.wrongPassphraseOrDamagedHeader) {
+            try Vault.open(at: vault.path, recoveryKey: oldRecovery)
+        }
         let reopened = try Vault.open(at: vault.path, recoveryKey: newRecovery!)
         #expect(text(try reopened.secret(named: "x")) == "value")
     }

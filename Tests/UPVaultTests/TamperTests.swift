@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import UPVault
 
 /// Every single-bit flip, every truncation and extensions of a small vault: nothing is ever accepted
@@ -21,7 +22,9 @@ import Testing
         let directory = TemporaryDirectory()
         let vault = try makeVault(in: directory)
         var states: [(Int, [String: String])] = []
-        func record() throws { states.append((try vault.statistics().fileSize - UPV1.sealByteCount, try contents(of: vault))) }
+        func record() throws {
+            states.append((try vault.statistics().fileSize - UPV1.sealByteCount, try contents(of: vault)))
+        }
         try record()
         try vault.setSecret(secure("first"), named: "a")
         try record()
@@ -114,7 +117,8 @@ import Testing
         for extra in [1, 8, 9, 48, 49, 50, 113, 500] {
             for filler in [UInt8(0), 0xFF, 0x52, 0x45] {
                 let outcome = Self.open(fixture.bytes + [UInt8](repeating: filler, count: extra), in: fixture.directory)
-                #expect(outcome == .failed(.integrity(.dataAfterSeal(offset: fixture.bytes.count - UPV1.sealByteCount))))
+                #expect(
+                    outcome == .failed(.integrity(.dataAfterSeal(offset: fixture.bytes.count - UPV1.sealByteCount))))
             }
             let noise = (0..<extra).map { _ in UInt8.random(in: 0...255, using: &random) }
             guard case .failed(.integrity) = Self.open(fixture.bytes + noise, in: fixture.directory) else {
@@ -133,7 +137,8 @@ import Testing
         // All three records have the same length; find their boundaries.
         let frame = (bytes.count - header.byteCount - UPV1.sealByteCount) / 3
         let records = (0..<3).map { Array(bytes[header.byteCount + $0 * frame..<header.byteCount + ($0 + 1) * frame]) }
-        let head = Array(bytes[0..<header.byteCount]), seal = Array(bytes[(bytes.count - UPV1.sealByteCount)...])
+        let head = Array(bytes[0..<header.byteCount])
+        let seal = Array(bytes[(bytes.count - UPV1.sealByteCount)...])
         let swapped = head + records[1] + records[0] + records[2] + seal
         let dropped = head + records[0] + records[2] + seal
         for candidate in [swapped, dropped] {
@@ -175,7 +180,8 @@ import Testing
     }
 
     @Test(arguments: [
-        (UInt32.max, UInt64(8192)), (UInt32(1), UInt64(4) << 40), (UInt32(11), UInt64(8 << 20)), (UInt32(1), UInt64(2) << 30),
+        (UInt32.max, UInt64(8192)), (UInt32(1), UInt64(4) << 40), (UInt32(11), UInt64(8 << 20)),
+        (UInt32(1), UInt64(2) << 30),
         (UInt32(0), UInt64(8 << 20)), (UInt32(3), UInt64(1 << 20)),
     ])
     func parametersOutsideTheDefaultBoundsFailFast(ops: UInt32, mem: UInt64) throws {
@@ -192,6 +198,8 @@ import Testing
     @Test func theDefaultBoundsAreTheDocumentedOnes() {
         #expect(KDFLimits.default.opsLimit == 1...10)
         #expect(KDFLimits.default.memLimit == (8 << 20)...(1 << 30))
-        #expect(KDFLimits.default.admit(.interactive) && KDFLimits.default.admit(.moderate) && KDFLimits.default.admit(.sensitive))
+        #expect(
+            KDFLimits.default.admit(.interactive) && KDFLimits.default.admit(.moderate)
+                && KDFLimits.default.admit(.sensitive))
     }
 }

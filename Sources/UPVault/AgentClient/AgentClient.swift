@@ -74,7 +74,9 @@ public final class AgentClient: VaultStore {
         return try connection.withLock { (fd) throws(AgentError) -> Request.Response in
             guard fd >= 0 else { throw .connectionLost("closed") }
             try AgentFrame.write(payload, to: fd)
-            guard let answer = try AgentFrame.read(from: fd) else { throw .connectionLost("the agent closed the connection") }
+            guard let answer = try AgentFrame.read(from: fd) else {
+                throw .connectionLost("the agent closed the connection")
+            }
             switch try AgentFrame.decode(AgentReply<Request.Response>.self, from: answer) {
             case .ok(let response):
                 return response
@@ -148,7 +150,9 @@ public final class AgentClient: VaultStore {
         try body(&transaction)
         let changes = try transaction.records.map { record throws(AgentError) -> AgentRequest.Change in
             try transaction.arena.withBytes(record.slot) { (plaintext) throws(AgentError) -> AgentRequest.Change in
-                guard let fields = RecordFrame.parse(plaintext) else { throw .protocolViolation("unreadable pending record") }
+                guard let fields = RecordFrame.parse(plaintext) else {
+                    throw .protocolViolation("unreadable pending record")
+                }
                 let value = record.operation == .put ? Base64URL.encode(plaintext[fields.value], original: true) : nil
                 return AgentRequest.Change(kind: record.key.kind.rawValue, name: record.key.name, value: value)
             }

@@ -17,7 +17,9 @@ package enum AgentFrame {
         frame += payload
         var offset = 0
         while offset < frame.count {
-            let sent = frame.withUnsafeBytes { send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            let sent = frame.withUnsafeBytes {
+                send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL))
+            }
             if sent < 0 {
                 if errno == EINTR { continue }
                 throw .connectionLost(String(cString: strerror(errno)))
@@ -37,7 +39,8 @@ package enum AgentFrame {
         return payload
     }
 
-    private static func readExactly(_ buffer: inout [UInt8], from fd: Int32, allowEnd: Bool) throws(AgentError) -> Bool {
+    private static func readExactly(_ buffer: inout [UInt8], from fd: Int32, allowEnd: Bool) throws(AgentError) -> Bool
+    {
         var offset = 0
         while offset < buffer.count {
             let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + offset, $0.count - offset, 0) }

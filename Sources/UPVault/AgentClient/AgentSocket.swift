@@ -10,7 +10,9 @@ public enum AgentSocket {
     /// `$XDG_STATE_HOME/upvault/agent.sock` (`~/.local/state/upvault/agent.sock`).
     public static func path(environment: [String: String]) -> String {
         if let explicit = environment["UPVAULT_AGENT_SOCK"], !explicit.isEmpty { return explicit }
-        if let runtime = environment["XDG_RUNTIME_DIR"], runtime.hasPrefix("/") { return runtime + "/upvault/agent.sock" }
+        if let runtime = environment["XDG_RUNTIME_DIR"], runtime.hasPrefix("/") {
+            return runtime + "/upvault/agent.sock"
+        }
         if let state = environment["XDG_STATE_HOME"], state.hasPrefix("/") { return state + "/upvault/agent.sock" }
         let home = environment["HOME"] ?? "/"
         return home + "/.local/state/upvault/agent.sock"
@@ -41,7 +43,8 @@ public enum AgentSocket {
             throw .insecureSocketDirectory(path: directory, reason: "it belongs to uid \(info.st_uid)")
         }
         guard info.st_mode & 0o077 == 0 else {
-            throw .insecureSocketDirectory(path: directory, reason: "mode \(String(info.st_mode & 0o777, radix: 8)), not 0700")
+            throw .insecureSocketDirectory(
+                path: directory, reason: "mode \(String(info.st_mode & 0o777, radix: 8)), not 0700")
         }
     }
 
@@ -75,7 +78,9 @@ public enum AgentSocket {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw .connectionLost(String(cString: strerror(errno))) }
         let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         if result != 0 {
             let code = errno
@@ -120,7 +125,9 @@ extension AgentSocket {
         }
         let previous = umask(0o177)
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         umask(previous)
         guard bound == 0, Glibc.listen(fd, backlog) == 0 else {

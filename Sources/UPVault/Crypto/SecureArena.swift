@@ -33,7 +33,9 @@ final class SecureArena: @unchecked Sendable {
         }
     }
 
-    func withMutableBytes<R, E: Error>(_ slot: Slot, _ body: (UnsafeMutableRawBufferPointer) throws(E) -> R) throws(E) -> R {
+    func withMutableBytes<R, E: Error>(
+        _ slot: Slot, _ body: (UnsafeMutableRawBufferPointer) throws(E) -> R
+    ) throws(E) -> R {
         try chunks[slot.chunk].bytes.withUnsafeMutableBytes { (all) throws(E) -> R in
             try body(UnsafeMutableRawBufferPointer(rebasing: all[slot.offset..<slot.offset + slot.count]))
         }

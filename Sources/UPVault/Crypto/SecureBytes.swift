@@ -57,7 +57,8 @@ public struct SecureBytes: ~Copyable, @unchecked Sendable {
     public var isEmpty: Bool { count == 0 }
 
     /// Calls `body` with read access to the bytes. Do not let the pointer escape.
-    public func withUnsafeBytes<R: ~Copyable, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+    public func withUnsafeBytes<R: ~Copyable, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R
+    {
         try body(UnsafeRawBufferPointer(start: base, count: count))
     }
 

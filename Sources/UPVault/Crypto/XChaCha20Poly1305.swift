@@ -49,7 +49,8 @@ enum XChaCha20Poly1305 {
         var scratch: UInt8 = 0
         let status = key.withUnsafeBytes { keyBytes in
             crypto_aead_xchacha20poly1305_ietf_decrypt(
-                plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? withUnsafeMutablePointer(to: &scratch) { $0 },
+                plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self)
+                    ?? withUnsafeMutablePointer(to: &scratch) { $0 },
                 &outputLength, nil,
                 ciphertext.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(ciphertext.count),
                 associatedData, UInt64(associatedData.count),

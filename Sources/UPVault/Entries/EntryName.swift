@@ -29,7 +29,8 @@ public enum EntryName {
             throw .invalidName(kind: kind, reason: "the name starts with '.' or '-'")
         }
         for byte in bytes {
-            let allowed = (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+            let allowed =
+                (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
                 || Array("._-@+:".utf8).contains(byte)
             guard allowed else {
                 throw .invalidName(kind: kind, reason: "only letters, digits and . _ - @ + : are allowed")

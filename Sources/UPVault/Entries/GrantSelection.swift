@@ -13,7 +13,8 @@ public enum SelectionError: Error, Sendable, Equatable, CustomStringConvertible 
     public var description: String {
         switch self {
         case .noApp: "the vault holds no app; add one with 'upvault app add' or 'upvault import kiefer'"
-        case .severalApps(let names): "the vault holds several apps (\(names.joined(separator: ", "))); choose one with --app"
+        case .severalApps(let names):
+            "the vault holds several apps (\(names.joined(separator: ", "))); choose one with --app"
         case .noGrant(let app): "app \(app) has no grant; log in with 'upvault login --app \(app)'"
         case .severalGrants(let app, let users):
             "app \(app) has grants for several users (\(users.joined(separator: ", "))); choose one with --user"

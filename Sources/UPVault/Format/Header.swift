@@ -44,7 +44,9 @@ struct VaultHeader: Equatable, Sendable {
         let generation = reader.readUInt64()!
         let createdAt = reader.readUInt64()!
         let slotCount = Int(reader.readUInt8()!)
-        let reserved8 = reader.readUInt8()!, reserved16 = reader.readUInt16()!, reserved32 = reader.readUInt32()!
+        let reserved8 = reader.readUInt8()!
+        let reserved16 = reader.readUInt16()!
+        let reserved32 = reader.readUInt32()!
         guard reserved8 == 0, reserved16 == 0, reserved32 == 0 else {
             throw .integrity(.malformedHeader("reserved header field not zero"))
         }

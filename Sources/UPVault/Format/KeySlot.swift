@@ -36,10 +36,10 @@ struct KeySlot: Equatable, Sendable {
     /// Parses a slot's 104 bytes. Structural checks only; the KDF bounds are the caller's.
     static func decode(_ reader: inout ByteReader) throws(VaultError) -> KeySlot {
         guard let kindByte = reader.readUInt8(), let alg = reader.readUInt8(), let reserved = reader.readUInt16(),
-              let ops = reader.readUInt32(), let mem = reader.readUInt64(),
-              let salt = reader.readBytes(Argon2id.saltByteCount),
-              let nonce = reader.readBytes(XChaCha20Poly1305.nonceByteCount),
-              let wrapped = reader.readBytes(wrappedKeyByteCount)
+            let ops = reader.readUInt32(), let mem = reader.readUInt64(),
+            let salt = reader.readBytes(Argon2id.saltByteCount),
+            let nonce = reader.readBytes(XChaCha20Poly1305.nonceByteCount),
+            let wrapped = reader.readBytes(wrappedKeyByteCount)
         else { throw .integrity(.malformedHeader("key slot truncated")) }
         guard let kind = Kind(rawValue: kindByte) else {
             throw .integrity(.malformedHeader("unknown key slot kind \(kindByte)"))
@@ -68,7 +68,8 @@ struct KeySlot: Equatable, Sendable {
         masterKey: borrowing SecureBytes, kind: Kind, kdf: KDFParameters, salt: [UInt8], vaultID: [UInt8],
         wrappingKey: borrowing SecureBytes
     ) -> KeySlot {
-        var slot = KeySlot(kind: kind, kdf: kdf, salt: salt, nonce: Random.bytes(XChaCha20Poly1305.nonceByteCount), wrappedKey: [])
+        var slot = KeySlot(
+            kind: kind, kdf: kdf, salt: salt, nonce: Random.bytes(XChaCha20Poly1305.nonceByteCount), wrappedKey: [])
         let ad = associatedData(vaultID: vaultID, parameters: slot.parameterBytes)
         slot.wrappedKey = masterKey.withUnsafeBytes {
             XChaCha20Poly1305.seal($0, nonce: slot.nonce, associatedData: ad, using: wrappingKey)
@@ -83,7 +84,8 @@ struct KeySlot: Equatable, Sendable {
         let opened = wrappedKey.withUnsafeBytes { ciphertext in
             nonce.withUnsafeBytes { nonceBytes in
                 masterKey.withUnsafeMutableBytes { out in
-                    XChaCha20Poly1305.open(ciphertext, nonce: nonceBytes, associatedData: ad, using: wrappingKey, into: out)
+                    XChaCha20Poly1305.open(
+                        ciphertext, nonce: nonceBytes, associatedData: ad, using: wrappingKey, into: out)
                 }
             }
         }

@@ -47,7 +47,8 @@ enum LogScanner {
         var pending: [ScannedRecord] = []
 
         func torn() -> ScanResult {
-            ScanResult(committed: committed, tornTail: TornTail(offset: committed.offset, byteCount: end - committed.offset))
+            ScanResult(
+                committed: committed, tornTail: TornTail(offset: committed.offset, byteCount: end - committed.offset))
         }
 
         while true {
@@ -58,9 +59,10 @@ enum LogScanner {
             case UPV1.sealFrameType:
                 if remaining < UPV1.sealByteCount { return torn() }
                 if remaining > UPV1.sealByteCount { throw .integrity(.dataAfterSeal(offset: position.offset)) }
-                guard Seal.isValid(
-                    frame, identity: identity, count: position.count, lastTag: position.lastTag,
-                    offset: position.offset, key: keys.seal)
+                guard
+                    Seal.isValid(
+                        frame, identity: identity, count: position.count, lastTag: position.lastTag,
+                        offset: position.offset, key: keys.seal)
                 else { throw .integrity(.sealAuthentication(offset: position.offset)) }
                 guard pending.isEmpty else { throw .integrity(.unterminatedBatch(offset: position.offset)) }
                 return ScanResult(committed: committed, tornTail: nil)
@@ -77,8 +79,8 @@ enum LogScanner {
                 }
                 let ciphertextCount = Int(n)
                 guard ciphertextCount >= UPV1.minimumCiphertextByteCount,
-                      ciphertextCount <= UPV1.maximumCiphertextByteCount,
-                      (ciphertextCount - XChaCha20Poly1305.tagByteCount) % UPV1.paddingBlockSize == 0
+                    ciphertextCount <= UPV1.maximumCiphertextByteCount,
+                    (ciphertextCount - XChaCha20Poly1305.tagByteCount) % UPV1.paddingBlockSize == 0
                 else { throw .integrity(.malformedFrame(offset: position.offset)) }
                 let location = RecordLocation(
                     offset: position.offset, index: position.count, previousTag: position.lastTag,
@@ -87,7 +89,8 @@ enum LogScanner {
                 let fields = try RecordFrame.open(
                     frame, location: location, identity: identity, key: keys.record, scratch: &scratch.bytes)
                 let name = scratch.bytes.withUnsafeBytes { String(decoding: $0[fields.name], as: UTF8.self) }
-                pending.append(ScannedRecord(location: location, operation: fields.operation, key: EntryKey(fields.kind, name)))
+                pending.append(
+                    ScannedRecord(location: location, operation: fields.operation, key: EntryKey(fields.kind, name)))
                 let tagStart = location.frameByteCount - XChaCha20Poly1305.tagByteCount
                 position = ChainPosition(
                     offset: position.offset + location.frameByteCount, count: position.count + 1,

@@ -89,7 +89,9 @@ enum RecordFrame {
         header.append(UInt32(value.count))
         var cursor = 0
         for chunk in [header.bytes, name] {
-            chunk.withUnsafeBytes { out.baseAddress!.advanced(by: cursor).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            chunk.withUnsafeBytes {
+                out.baseAddress!.advanced(by: cursor).copyMemory(from: $0.baseAddress!, byteCount: $0.count)
+            }
             cursor += chunk.count
         }
         if let source = value.baseAddress, value.count > 0 {
@@ -139,7 +141,8 @@ enum RecordFrame {
             identity: identity, index: location.index, previousTag: location.previousTag,
             frameHeader: UnsafeRawBufferPointer(rebasing: frame[0..<UPV1.recordHeaderByteCount]))
         let nonce = UnsafeRawBufferPointer(rebasing: frame[UPV1.recordHeaderByteCount..<UPV1.recordPrefixByteCount])
-        let ciphertext = UnsafeRawBufferPointer(rebasing: frame[UPV1.recordPrefixByteCount..<UPV1.recordPrefixByteCount + n])
+        let ciphertext = UnsafeRawBufferPointer(
+            rebasing: frame[UPV1.recordPrefixByteCount..<UPV1.recordPrefixByteCount + n])
         let authentic = scratch.withUnsafeMutableBytes { out in
             XChaCha20Poly1305.open(
                 ciphertext, nonce: nonce, associatedData: ad, using: key,
@@ -159,17 +162,17 @@ enum RecordFrame {
 
     static func parse(_ plaintext: UnsafeRawBufferPointer) -> RecordFields? {
         guard let length = Padding.unpaddedLength(plaintext, blockSize: UPV1.paddingBlockSize),
-              length >= UPV1.payloadHeaderByteCount
+            length >= UPV1.payloadHeaderByteCount
         else { return nil }
         guard let operation = RecordOperation(rawValue: plaintext[0]),
-              let kind = EntryKind(rawValue: plaintext[1])
+            let kind = EntryKind(rawValue: plaintext[1])
         else { return nil }
         let flags = plaintext[2]
         guard flags & ~endOfBatchFlag == 0, plaintext[3] == 0 else { return nil }
         let nameLength = Int(plaintext.loadLittleEndian(at: 4, as: UInt16.self))
         let valueLength = Int(plaintext.loadLittleEndian(at: 6, as: UInt32.self))
         guard (1...UPV1.maximumNameByteCount).contains(nameLength), valueLength <= UPV1.maximumValueByteCount,
-              UPV1.payloadHeaderByteCount + nameLength + valueLength == length
+            UPV1.payloadHeaderByteCount + nameLength + valueLength == length
         else { return nil }
         if operation == .delete && valueLength != 0 { return nil }
         let nameStart = UPV1.payloadHeaderByteCount
@@ -184,7 +187,9 @@ enum RecordFrame {
 /// The seal that ends a well-formed file: `E` ‖ 0xFF×8 ‖ count:u64 ‖ mac:32, where mac is keyed BLAKE2b
 /// (seal subkey) of "UPV1-sea" ‖ vault id ‖ generation ‖ count ‖ last tag ‖ seal offset.
 enum Seal {
-    static func code(identity: LogIdentity, count: UInt64, lastTag: Tag, offset: Int, key: borrowing SecureBytes) -> [UInt8] {
+    static func code(
+        identity: LogIdentity, count: UInt64, lastTag: Tag, offset: Int, key: borrowing SecureBytes
+    ) -> [UInt8] {
         var writer = ByteWriter(capacity: 72)
         writer.append(UPV1.sealDomain)
         writer.append(identity.vaultID)
@@ -195,7 +200,9 @@ enum Seal {
         return BLAKE2b.authenticationCode(for: writer.bytes, using: key)
     }
 
-    static func encode(identity: LogIdentity, count: UInt64, lastTag: Tag, offset: Int, key: borrowing SecureBytes) -> [UInt8] {
+    static func encode(
+        identity: LogIdentity, count: UInt64, lastTag: Tag, offset: Int, key: borrowing SecureBytes
+    ) -> [UInt8] {
         var writer = ByteWriter(capacity: UPV1.sealByteCount)
         writer.append(UPV1.sealFrameType)
         writer.append([UInt8](repeating: 0xFF, count: 8))
@@ -209,8 +216,8 @@ enum Seal {
         key: borrowing SecureBytes
     ) -> Bool {
         guard bytes.count == UPV1.sealByteCount, bytes[0] == UPV1.sealFrameType,
-              bytes[1..<9].allSatisfy({ $0 == 0xFF }),
-              bytes.loadLittleEndian(at: 9, as: UInt64.self) == count
+            bytes[1..<9].allSatisfy({ $0 == 0xFF }),
+            bytes.loadLittleEndian(at: 9, as: UInt64.self) == count
         else { return false }
         let expected = code(identity: identity, count: count, lastTag: lastTag, offset: offset, key: key)
         return expected.withUnsafeBytes { Sodium.constantTimeEqual($0, UnsafeRawBufferPointer(rebasing: bytes[17...])) }

@@ -26,7 +26,8 @@ enum UPV1 {
     static let maximumValueByteCount = 1 << 20
     static let minimumCiphertextByteCount = paddingBlockSize + XChaCha20Poly1305.tagByteCount
     static let maximumCiphertextByteCount =
-        Padding.paddedLength(payloadHeaderByteCount + maximumNameByteCount + maximumValueByteCount, blockSize: paddingBlockSize)
+        Padding.paddedLength(
+            payloadHeaderByteCount + maximumNameByteCount + maximumValueByteCount, blockSize: paddingBlockSize)
         + XChaCha20Poly1305.tagByteCount
 
     /// Domain-separation prefixes (8 bytes each) of the associated data and MAC inputs.

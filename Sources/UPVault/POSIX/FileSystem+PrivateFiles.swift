@@ -39,7 +39,7 @@ extension FileSystem {
         let directory = directory(of: path)
         guard directory != "/", directory != ".", !exists(directory) else { return }
         try createPrivateParents(of: directory)
-        do { try syscall { mkdir(directory, 0o700) } } catch where error.code != EEXIST {
+        do { try syscall { mkdir(directory, 0o700) } } catch  where error.code != EEXIST {
             throw .io(operation: "mkdir", path: directory, errno: error.code)
         } catch {}
     }
@@ -73,7 +73,9 @@ extension FileSystem {
         do throws(Errno) {
             var offset = 0
             while offset < bytes.count {
-                offset += try syscall { bytes.withUnsafeBytes { raw in write(fd, raw.baseAddress! + offset, raw.count - offset) } }
+                offset += try syscall {
+                    bytes.withUnsafeBytes { raw in write(fd, raw.baseAddress! + offset, raw.count - offset) }
+                }
             }
             try syscall { upv_seal(fd) }
             try syscall { lseek(fd, 0, SEEK_SET) }

@@ -47,7 +47,9 @@ package final class PosixFile: Sendable {
 
     package func status() throws(VaultError) -> Status {
         var info = stat()
-        do { try syscall { fstat(descriptor, &info) } } catch { throw .io(operation: "fstat", path: path, errno: error.code) }
+        do { try syscall { fstat(descriptor, &info) } } catch {
+            throw .io(operation: "fstat", path: path, errno: error.code)
+        }
         return Status(info)
     }
 
@@ -91,7 +93,9 @@ package final class PosixFile: Sendable {
         while true {
             let count: Int
             do {
-                count = try syscall { chunk.withUnsafeMutableBytes { raw in Glibc.read(descriptor, raw.baseAddress!, raw.count) } }
+                count = try syscall {
+                    chunk.withUnsafeMutableBytes { raw in Glibc.read(descriptor, raw.baseAddress!, raw.count) }
+                }
             } catch {
                 throw .io(operation: "read", path: path, errno: error.code)
             }
@@ -120,7 +124,9 @@ package final class PosixFile: Sendable {
         var done = 0
         while done < raw.count {
             do {
-                done += try syscall { pwrite(descriptor, raw.baseAddress! + done, raw.count - done, off_t(offset + done)) }
+                done += try syscall {
+                    pwrite(descriptor, raw.baseAddress! + done, raw.count - done, off_t(offset + done))
+                }
             } catch {
                 throw .io(operation: "write", path: path, errno: error.code)
             }

@@ -23,7 +23,7 @@ package enum ProcessImage {
         let argv = command.map { strdup($0) } + [nil]
         execvp(command[0], argv)
         let code = errno
-        argv.forEach { free($0) }
+        for pointer in argv { free(pointer) }
         return code
     }
 }

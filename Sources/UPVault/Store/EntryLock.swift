@@ -26,7 +26,8 @@ extension Vault {
     public func withEntryLock<R>(
         _ key: EntryKey, timeout: Duration = .seconds(60), _ body: () async throws -> R
     ) async throws -> R {
-        try await Self.withEntryLock(vaultPath: path, offset: entryLockOffset(for: key), key: key, timeout: timeout, body)
+        try await Self.withEntryLock(
+            vaultPath: path, offset: entryLockOffset(for: key), key: key, timeout: timeout, body)
     }
 
     /// The lock at `offset` in the lock file of the vault at `vaultPath` (an agent client asks the agent
@@ -42,7 +43,9 @@ extension Vault {
         return try await body()
     }
 
-    private static func lockEntry(vaultPath: String, offset: Int64, key: EntryKey, timeout: Duration) async throws -> PosixFile {
+    private static func lockEntry(
+        vaultPath: String, offset: Int64, key: EntryKey, timeout: Duration
+    ) async throws -> PosixFile {
         let file = try PosixFile.open(Vault.lockPath(for: vaultPath), flags: O_RDWR | O_CREAT | O_CLOEXEC, mode: 0o600)
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: timeout)

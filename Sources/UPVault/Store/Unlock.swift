@@ -24,7 +24,9 @@ enum Unlock {
         throw .wrongPassphraseOrDamagedHeader
     }
 
-    static func withRecoveryKey(_ recoveryKey: borrowing SecureBytes, header: VaultHeader) throws(VaultError) -> VaultKeys {
+    static func withRecoveryKey(
+        _ recoveryKey: borrowing SecureBytes, header: VaultHeader
+    ) throws(VaultError) -> VaultKeys {
         let slots = header.slots.filter { $0.kind == .recoveryKey }
         guard !slots.isEmpty else { throw .noRecoveryKeySlot }
         guard recoveryKey.count == 32 else { throw .wrongPassphraseOrDamagedHeader }
@@ -47,10 +49,13 @@ enum Unlock {
         } catch {
             throw .keyDerivationFailed
         }
-        return KeySlot.seal(masterKey: masterKey, kind: .passphrase, kdf: kdf, salt: salt, vaultID: vaultID, wrappingKey: wrappingKey)
+        return KeySlot.seal(
+            masterKey: masterKey, kind: .passphrase, kdf: kdf, salt: salt, vaultID: vaultID, wrappingKey: wrappingKey)
     }
 
-    static func recoverySlot(masterKey: borrowing SecureBytes, recoveryKey: borrowing SecureBytes, vaultID: [UInt8]) -> KeySlot {
+    static func recoverySlot(
+        masterKey: borrowing SecureBytes, recoveryKey: borrowing SecureBytes, vaultID: [UInt8]
+    ) -> KeySlot {
         let salt = Random.bytes(Argon2id.saltByteCount)
         let wrappingKey = KeySlot.recoveryWrappingKey(recoveryKey: recoveryKey, salt: salt)
         return KeySlot.seal(

@@ -64,7 +64,8 @@ public final class Vault: Sendable {
         self.state = Mutex(state)
         self.logger = logger
         if let torn = self.state.withLock({ $0.tornTail }) {
-            logger.warning("vault ends in an interrupted write; ignoring it", metadata: ["path": "\(path)", "torn": "\(torn)"])
+            logger.warning(
+                "vault ends in an interrupted write; ignoring it", metadata: ["path": "\(path)", "torn": "\(torn)"])
         }
     }
 
@@ -92,7 +93,9 @@ public final class Vault: Sendable {
         if try PosixFile.status(ofPath: path) != nil { throw .vaultExists(path: path) }
         let masterKey = SecureBytes.random(count: KeyDerivation.masterKeyByteCount)
         let vaultID = Random.bytes(UPV1.vaultIDByteCount)
-        let slots = [try Unlock.passphraseSlot(masterKey: masterKey, passphrase: passphrase, kdf: kdf, vaultID: vaultID)]
+        let slots = [
+            try Unlock.passphraseSlot(masterKey: masterKey, passphrase: passphrase, kdf: kdf, vaultID: vaultID)
+        ]
         let header = VaultHeader(vaultID: vaultID, generation: 1, createdAt: createdAt, slots: slots)
         let keys = VaultKeys(masterKey: masterKey)
         let (bytes, committed) = Self.emptyLog(header: header, keys: keys)
@@ -298,13 +301,17 @@ public final class Vault: Sendable {
         }
     }
 
-    private static func readValue(at location: RecordLocation, key: EntryKey, state: State) throws(VaultError) -> SecureBytes {
+    private static func readValue(
+        at location: RecordLocation, key: EntryKey, state: State
+    ) throws(VaultError) -> SecureBytes {
         let frame = try state.file.read(count: location.frameByteCount, at: location.offset)
         guard frame.count == location.frameByteCount else {
             throw .integrity(.fileTooShort(byteCount: location.offset + frame.count))
         }
         let fields = try frame.withRawBytes { (raw) throws(VaultError) -> RecordFields in
-            try RecordFrame.open(raw, location: location, identity: state.identity, key: state.keys.record, scratch: &state.scratch.bytes)
+            try RecordFrame.open(
+                raw, location: location, identity: state.identity, key: state.keys.record, scratch: &state.scratch.bytes
+            )
         }
         return try state.scratch.bytes.withUnsafeBytes { (plaintext) throws(VaultError) -> SecureBytes in
             let storedName = String(decoding: plaintext[fields.name], as: UTF8.self)
@@ -417,11 +424,12 @@ public final class Vault: Sendable {
                     UnsafeRawBufferPointer(plaintext), identity: state.identity, index: position.count,
                     previousTag: position.lastTag, key: state.keys.record)
             }
-            written.append(ScannedRecord(
-                location: RecordLocation(
-                    offset: position.offset, index: position.count, previousTag: position.lastTag,
-                    ciphertextByteCount: UInt32(frame.count - UPV1.recordPrefixByteCount)),
-                operation: record.operation, key: record.key))
+            written.append(
+                ScannedRecord(
+                    location: RecordLocation(
+                        offset: position.offset, index: position.count, previousTag: position.lastTag,
+                        ciphertextByteCount: UInt32(frame.count - UPV1.recordPrefixByteCount)),
+                    operation: record.operation, key: record.key))
             output.append(frame)
             position = ChainPosition(offset: position.offset + frame.count, count: position.count + 1, lastTag: tag)
         }
@@ -488,7 +496,9 @@ public final class Vault: Sendable {
             }
             // Re-encrypt straight from the scratch buffer: no secure allocation per record.
             let plaintextCount = Int(location.ciphertextByteCount) - XChaCha20Poly1305.tagByteCount
-            state.scratch.bytes.withUnsafeMutableBytes { $0[2] = number == live.count - 1 ? RecordFrame.endOfBatchFlag : 0 }
+            state.scratch.bytes.withUnsafeMutableBytes {
+                $0[2] = number == live.count - 1 ? RecordFrame.endOfBatchFlag : 0
+            }
             let (frame, tag) = state.scratch.bytes.withUnsafeBytes { scratch in
                 RecordFrame.seal(
                     UnsafeRawBufferPointer(rebasing: scratch[0..<plaintextCount]), identity: identity,
@@ -505,7 +515,8 @@ public final class Vault: Sendable {
             }
         }
         let seal = Seal.encode(
-            identity: identity, count: position.count, lastTag: position.lastTag, offset: position.offset, key: keys.seal)
+            identity: identity, count: position.count, lastTag: position.lastTag, offset: position.offset,
+            key: keys.seal)
         current.append(seal)
         chunks.append(current.bytes)
 
@@ -522,7 +533,8 @@ public final class Vault: Sendable {
 
     /// Drops dead records by rewriting the file (generation + 1).
     public func compact() throws(VaultError) {
-        try withLockedState(exclusive: true) { (state) throws(VaultError) in try rewrite(&state, slots: nil, keys: nil) }
+        try withLockedState(exclusive: true) { (state) throws(VaultError) in try rewrite(&state, slots: nil, keys: nil)
+        }
     }
 
     /// Replaces the passphrase. The master key stays (entries need no re-encryption for it, though the
@@ -535,7 +547,8 @@ public final class Vault: Sendable {
             var slots = state.header.slots.filter { $0.kind != .passphrase }
             slots.insert(
                 try Unlock.passphraseSlot(
-                    masterKey: state.keys.masterKey, passphrase: passphrase, kdf: kdf ?? current, vaultID: state.header.vaultID),
+                    masterKey: state.keys.masterKey, passphrase: passphrase, kdf: kdf ?? current,
+                    vaultID: state.header.vaultID),
                 at: 0)
             try rewrite(&state, slots: slots, keys: nil)
         }
@@ -547,7 +560,8 @@ public final class Vault: Sendable {
         try withLockedState(exclusive: true) { (state) throws(VaultError) -> SecureBytes in
             let key = SecureBytes.random(count: 32)
             var slots = state.header.slots.filter { $0.kind != .recoveryKey }
-            slots.append(Unlock.recoverySlot(masterKey: state.keys.masterKey, recoveryKey: key, vaultID: state.header.vaultID))
+            slots.append(
+                Unlock.recoverySlot(masterKey: state.keys.masterKey, recoveryKey: key, vaultID: state.header.vaultID))
             try rewrite(&state, slots: slots, keys: nil)
             return key
         }
@@ -564,7 +578,10 @@ public final class Vault: Sendable {
             let current = state.header.slots.first { $0.kind == .passphrase }?.kdf ?? .moderate
             let masterKey = SecureBytes.random(count: KeyDerivation.masterKeyByteCount)
             let vaultID = state.header.vaultID
-            var slots = [try Unlock.passphraseSlot(masterKey: masterKey, passphrase: passphrase, kdf: kdf ?? current, vaultID: vaultID)]
+            var slots = [
+                try Unlock.passphraseSlot(
+                    masterKey: masterKey, passphrase: passphrase, kdf: kdf ?? current, vaultID: vaultID)
+            ]
             var recoveryKey: SecureBytes? = nil
             if withRecoveryKey {
                 let key = SecureBytes.random(count: 32)
@@ -631,7 +648,8 @@ public struct VaultTransaction {
         let name = Array(key.name.utf8)
         let slot = arena.allocate(RecordFrame.plaintextByteCount(nameCount: name.count, valueCount: value.count))
         arena.withMutableBytes(slot) { out in
-            RecordFrame.writePlaintext(into: out, operation: operation, kind: key.kind, endsBatch: false, name: name, value: value)
+            RecordFrame.writePlaintext(
+                into: out, operation: operation, kind: key.kind, endsBatch: false, name: name, value: value)
         }
         records.append(PendingRecord(operation: operation, key: key, slot: slot))
     }

@@ -112,7 +112,8 @@ public enum IntegrityFailure: Sendable, Equatable, CustomStringConvertible {
         case .malformedFrame(let offset): "malformed record frame at offset \(offset)"
         case .recordAuthentication(let index, let offset): "record \(index) at offset \(offset) does not authenticate"
         case .malformedRecord(let index, let offset): "record \(index) at offset \(offset) is malformed"
-        case .unknownFrameType(let offset, let type): "unknown frame type 0x\(String(type, radix: 16)) at offset \(offset)"
+        case .unknownFrameType(let offset, let type):
+            "unknown frame type 0x\(String(type, radix: 16)) at offset \(offset)"
         case .unterminatedBatch(let offset): "seal at offset \(offset) follows an unfinished batch"
         case .sealAuthentication(let offset): "seal at offset \(offset) does not match the records"
         case .dataAfterSeal(let offset): "data after the seal at offset \(offset)"

@@ -51,7 +51,8 @@ extension Vault {
     public static func inspect(at path: String) throws(VaultError) -> VaultSummary {
         let file = try PosixFile.open(path, flags: O_RDONLY)
         let status = try file.status()
-        let bytes = try file.read(count: Swift.min(status.size, UPV1.headerByteCount(slotCount: UPV1.maximumSlotCount)), at: 0)
+        let bytes = try file.read(
+            count: Swift.min(status.size, UPV1.headerByteCount(slotCount: UPV1.maximumSlotCount)), at: 0)
         let header = try bytes.withRawBytes { (raw) throws(VaultError) -> VaultHeader in try VaultHeader.decode(raw) }
         return VaultSummary(
             path: path, formatVersion: UPV1.version,

@@ -65,11 +65,14 @@ extension OAuthClient {
         let envelope = try ProviderJSON.decode(RefreshTokenEnvelope.self, from: result)
         guard (200..<300).contains(result.status), let token = envelope.data?.refreshToken else {
             if result.status == 401 {
-                throw .grantNotActive(grant: grant.entryName, status: .needsReauthorization, reason: "the access token is no longer valid")
+                throw .grantNotActive(
+                    grant: grant.entryName, status: .needsReauthorization, reason: "the access token is no longer valid"
+                )
             }
             if result.status == 429 || result.status >= 500 { throw ProviderJSON.statusError(result) }
             throw .unexpectedResponse(
-                httpStatus: result.status, reason: OAuthError.sanitized(envelope.meta?.errorDetail ?? "no refresh_token in data"))
+                httpStatus: result.status,
+                reason: OAuthError.sanitized(envelope.meta?.errorDetail ?? "no refresh_token in data"))
         }
         try TokenResponse.checkToken(token, field: "refresh_token", status: result.status)
         let key = EntryKey(.grant, grant.entryName)

@@ -159,7 +159,8 @@ public final class OAuthClient: Sendable {
 
     /// Refreshes `observed` under the grant's lock, unless `skip` holds for what the vault holds once
     /// the lock is taken, or another process already replaced the observed access token.
-    func refresh(_ observed: Grant, unless skip: @escaping @Sendable (Grant) -> Bool) async throws(OAuthError) -> Grant {
+    func refresh(_ observed: Grant, unless skip: @escaping @Sendable (Grant) -> Bool) async throws(OAuthError) -> Grant
+    {
         let key = EntryKey(.grant, observed.entryName)
         do {
             return try await flights.run(key.name) {
@@ -193,11 +194,13 @@ public final class OAuthClient: Sendable {
             marked.status = code == "invalid_grant" ? .needsReauthorization : .revoked
             marked.statusReason = "\(code): \(reason)"
             try store(marked)
-            logger.warning("grant needs re-authorization", metadata: ["grant": "\(grant.entryName)", "error": "\(code)"])
+            logger.warning(
+                "grant needs re-authorization", metadata: ["grant": "\(grant.entryName)", "error": "\(code)"])
             if code == "invalid_grant" { throw .invalidGrant(grant: grant.entryName, reason: reason) }
             throw .grantNotActive(grant: grant.entryName, status: .revoked, reason: marked.statusReason)
         }
-        let refreshed = grant.refreshed(with: response, at: now(), fingerprint: secret.fingerprint(clientID: app.clientID))
+        let refreshed = grant.refreshed(
+            with: response, at: now(), fingerprint: secret.fingerprint(clientID: app.clientID))
         try store(refreshed)
         logger.info("refreshed", metadata: ["grant": "\(grant.entryName)"])
         return refreshed
@@ -215,10 +218,14 @@ public final class OAuthClient: Sendable {
 
     /// POSTs to the token endpoint with the current secret; on `invalid_client`, retries with each
     /// older secret still inside its grace window. Returns the response and the secret that worked.
-    func tokenRequest(app: App, fields: [(String, String)]) async throws(OAuthError) -> (TokenResponse, App.ClientSecret) {
+    func tokenRequest(
+        app: App, fields: [(String, String)]
+    ) async throws(OAuthError) -> (TokenResponse, App.ClientSecret) {
         try EndpointPolicy.check(app.endpoints.token)
         let secrets = app.usableSecrets(at: now())
-        guard !secrets.isEmpty else { throw .invalidClient(app: app.name, reason: "the app has no usable client secret") }
+        guard !secrets.isEmpty else {
+            throw .invalidClient(app: app.name, reason: "the app has no usable client secret")
+        }
         var lastReason = ""
         for secret in secrets {
             let exchange = Self.tokenExchange(app: app, secret: secret, fields: fields)
@@ -226,7 +233,9 @@ public final class OAuthClient: Sendable {
                 return (try TokenResponse.parse(try await transport.send(exchange)), secret)
             } catch .providerError(let code, let reason, _) where code == "invalid_client" {
                 lastReason = reason
-                logger.notice("client secret refused; trying an older one still in its grace window", metadata: ["app": "\(app.name)"])
+                logger.notice(
+                    "client secret refused; trying an older one still in its grace window",
+                    metadata: ["app": "\(app.name)"])
             }
         }
         throw .invalidClient(app: app.name, reason: lastReason)
@@ -244,7 +253,8 @@ public final class OAuthClient: Sendable {
             headers.append(("Authorization", "Basic " + Base64URL.encode(credentials.utf8, original: true)))
             form.append(("client_id", app.clientID))
         }
-        return HTTPExchange(method: "POST", url: app.endpoints.token, headers: headers, body: Array(FormEncoding.encode(form).utf8))
+        return HTTPExchange(
+            method: "POST", url: app.endpoints.token, headers: headers, body: Array(FormEncoding.encode(form).utf8))
     }
 
     // MARK: Helpers

@@ -89,7 +89,9 @@ final class AsyncHTTPTransport: HTTPTransport {
                 throw OAuthError.unexpectedResponse(
                     httpStatus: status, reason: "response larger than \(exchange.maximumResponseBytes) bytes")
             }
-            logger.debug("HTTP exchange", metadata: ["method": "\(exchange.method)", "host": "\(request.url.hostPart)", "status": "\(status)"])
+            logger.debug(
+                "HTTP exchange",
+                metadata: ["method": "\(exchange.method)", "host": "\(request.url.hostPart)", "status": "\(status)"])
             return HTTPResult(status: status, headers: headers, body: Array(buffer.readableBytesView))
         } catch let error as OAuthError {
             throw error
@@ -118,7 +120,8 @@ final class AsyncHTTPTransport: HTTPTransport {
             default: return "HTTP client error"
             }
         case let error as NIOConnectionError:
-            return "connection failed (\(error.dnsAAAAError == nil && error.dnsAError == nil ? "refused or unreachable" : "name lookup failed"))"
+            return
+                "connection failed (\(error.dnsAAAAError == nil && error.dnsAError == nil ? "refused or unreachable" : "name lookup failed"))"
         case is ChannelError:
             return "the connection failed"
         case is IOError:
@@ -129,9 +132,9 @@ final class AsyncHTTPTransport: HTTPTransport {
     }
 }
 
-private extension String {
+extension String {
     /// The host (and port) of a URL, for logs.
-    var hostPart: String {
+    fileprivate var hostPart: String {
         guard let schemeEnd = firstRange(of: "://") else { return "?" }
         let rest = self[schemeEnd.upperBound...]
         return String(rest.prefix { $0 != "/" && $0 != "?" })

@@ -18,7 +18,8 @@ struct TokenResponse: Sendable {
     static func parse(_ result: HTTPResult) throws(OAuthError) -> TokenResponse {
         let json = try ProviderJSON.decode(TokenJSON.self, from: result)
         if let code = json.error {
-            throw ProviderJSON.oauthError(code: code, description: json.errorDescription, status: result.status, result: result)
+            throw ProviderJSON.oauthError(
+                code: code, description: json.errorDescription, status: result.status, result: result)
         }
         guard (200..<300).contains(result.status) else {
             throw ProviderJSON.statusError(result)

@@ -34,7 +34,9 @@ public enum Audit {
         }
         for app in apps.values.sorted(by: { $0.name < $1.name }) {
             if let incident, let current = app.currentSecret, current.addedAt < incident {
-                add("secret_predates_incident", app.name, "the current client secret was added before the incident: rotate it")
+                add(
+                    "secret_predates_incident", app.name,
+                    "the current client secret was added before the incident: rotate it")
             }
         }
         for grant in grants {
@@ -55,10 +57,14 @@ public enum Audit {
             if let app = apps[grant.app], let fingerprint = grant.secretFingerprint,
                 fingerprint != app.currentSecretFingerprint
             {
-                add("refreshed_with_old_secret", name, "its tokens were obtained with a client secret that is no longer current")
+                add(
+                    "refreshed_with_old_secret", name,
+                    "its tokens were obtained with a client secret that is no longer current")
             }
             if let expiresAt = grant.expiresAt, expiresAt - now < expiringWithin {
-                add("expiring_soon", name, expiresAt <= now ? "the access token has expired" : "the access token expires soon")
+                add(
+                    "expiring_soon", name,
+                    expiresAt <= now ? "the access token has expired" : "the access token expires soon")
             }
         }
         return report

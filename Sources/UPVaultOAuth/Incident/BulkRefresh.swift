@@ -55,7 +55,8 @@ extension OAuthClient {
             }
             guard grant.status == .active else {
                 let item = BulkRefreshIssue(
-                    grant: grant.entryName, reason: grant.statusReason ?? grant.status.rawValue.replacing("_", with: " "))
+                    grant: grant.entryName,
+                    reason: grant.statusReason ?? grant.status.rawValue.replacing("_", with: " "))
                 report.needsReauthorization.append(item)
                 issue(item, true)
                 continue
@@ -132,12 +133,15 @@ extension OAuthClient {
             await run.waitWhilePaused()
             do {
                 let (response, secret) = try await tokenRequest(app: app, fields: fields)
-                return .refreshed(current.refreshed(with: response, at: now(), fingerprint: secret.fingerprint(clientID: app.clientID)))
+                return .refreshed(
+                    current.refreshed(
+                        with: response, at: now(), fingerprint: secret.fingerprint(clientID: app.clientID)))
             } catch .providerError(let code, let reason, _) where code == "invalid_grant" || code == "access_denied" {
                 var marked = current
                 marked.status = code == "invalid_grant" ? .needsReauthorization : .revoked
                 let interrupted = run.interrupted.contains(grant.entryName)
-                marked.statusReason = interrupted
+                marked.statusReason =
+                    interrupted
                     ? "\(code): the refresh was in flight when an earlier run was interrupted, and the provider had already consumed the refresh token"
                     : "\(code): \(reason)"
                 return .reauthorization(marked, reason: marked.statusReason!)
@@ -272,9 +276,10 @@ actor BulkRun {
         report.seconds = seconds
         report.rate = seconds > 0 ? Double(report.refreshed) / seconds : 0
         if !batch.isEmpty || final {
-            progress(BulkRefreshProgress(
-                total: queue.count, done: done, refreshed: report.refreshed,
-                failures: report.failed.count + report.needsReauthorization.count, seconds: seconds))
+            progress(
+                BulkRefreshProgress(
+                    total: queue.count, done: done, refreshed: report.refreshed,
+                    failures: report.failed.count + report.needsReauthorization.count, seconds: seconds))
         }
     }
 

@@ -89,7 +89,9 @@ public enum GrantImport {
     public static func importItems(
         _ items: [Item], into store: any VaultStore, app name: String, replace: Bool = false, now: Int64
     ) throws -> Int {
-        guard let app = try store.entry(App.self, named: name) else { throw VaultError.entryNotFound(EntryKey(.app, name)) }
+        guard let app = try store.entry(App.self, named: name) else {
+            throw VaultError.entryNotFound(EntryKey(.app, name))
+        }
         let existing = replace ? [] : Set(try store.grantNames(of: name))
         var seen = Set<String>()
         let grants = try items.enumerated().map { index, item throws -> Grant in
@@ -119,13 +121,17 @@ public enum GrantImport {
         }
         do {
             try TokenResponse.checkToken(item.accessToken, field: "access_token", status: 0)
-            if let refresh = item.refreshToken { try TokenResponse.checkToken(refresh, field: "refresh_token", status: 0) }
+            if let refresh = item.refreshToken {
+                try TokenResponse.checkToken(refresh, field: "refresh_token", status: 0)
+            }
         } catch {
             throw .invalidItem(
-                index: index, user: item.user, reason: "a token is empty, too long, or holds spaces or control characters")
+                index: index, user: item.user,
+                reason: "a token is empty, too long, or holds spaces or control characters")
         }
         if let expiresIn = item.expiresIn, !(0...maximumExpiresIn).contains(expiresIn) {
-            throw .invalidItem(index: index, user: item.user, reason: "expires_in must be 0 to \(maximumExpiresIn) seconds")
+            throw .invalidItem(
+                index: index, user: item.user, reason: "expires_in must be 0 to \(maximumExpiresIn) seconds")
         }
         return Grant(
             app: app.name, user: item.user, accessToken: item.accessToken, refreshToken: item.refreshToken,

@@ -81,7 +81,9 @@ public struct KieferConfig: Codable, Sendable, Equatable {
             scope = []
         }
         accessToken = try container.decodeIfPresent(String.self, forKey: .accessToken).flatMap { $0.isEmpty ? nil : $0 }
-        refreshToken = try container.decodeIfPresent(String.self, forKey: .refreshToken).flatMap { $0.isEmpty ? nil : $0 }
+        refreshToken = try container.decodeIfPresent(String.self, forKey: .refreshToken).flatMap {
+            $0.isEmpty ? nil : $0
+        }
     }
 
     static let maximumFileSize = 64 * 1024
@@ -123,7 +125,9 @@ public struct KieferConfig: Codable, Sendable, Equatable {
         if config.clientSecret.isEmpty { throw .missingField(path: path, field: "client_secret") }
         if config.redirectURI.isEmpty { throw .missingField(path: path, field: "redirect_uri") }
         for token in [config.accessToken, config.refreshToken].compactMap({ $0 }) {
-            guard token.utf8.count <= TokenResponse.maximumTokenLength, token.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            guard token.utf8.count <= TokenResponse.maximumTokenLength,
+                token.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
+            else {
                 throw .malformed(path: path, reason: "a token holds spaces or control characters")
             }
         }

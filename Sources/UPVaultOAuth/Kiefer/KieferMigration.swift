@@ -20,7 +20,8 @@ public enum KieferMigration {
     /// An existing app of that name must have the same client id; a new client secret is added as
     /// current. An existing grant is replaced only with `replace`.
     public static func importConfig(
-        _ config: KieferConfig, into vault: any VaultStore, app name: String, user: String, preset: ProviderPreset = .jawbone,
+        _ config: KieferConfig, into vault: any VaultStore, app name: String, user: String,
+        preset: ProviderPreset = .jawbone,
         endpoints: App.Endpoints? = nil, replace: Bool = false, now: Int64
     ) throws -> Result {
         guard let endpoints = endpoints ?? preset.endpoints else {

@@ -23,7 +23,8 @@ public final class LoopbackListener: Sendable {
     public static func start(redirectURI: String) async throws(OAuthError) -> LoopbackListener {
         let parsed = try ParsedURL(redirectURI)
         guard parsed.scheme == "http", EndpointPolicy.isLoopback(host: parsed.host) else {
-            throw .invalidArgument("--listen needs an app whose redirect URI is http://127.0.0.1[:PORT]/... (it is \(redirectURI))")
+            throw .invalidArgument(
+                "--listen needs an app whose redirect URI is http://127.0.0.1[:PORT]/... (it is \(redirectURI))")
         }
         let host = parsed.host == "localhost" ? "127.0.0.1" : parsed.host.trimmingBrackets
         let path = parsed.components.path.isEmpty ? "/" : parsed.components.path
@@ -33,7 +34,9 @@ public final class LoopbackListener: Sendable {
             .childChannelInitializer { channel in
                 channel.pipeline.configureHTTPServerPipeline().flatMap {
                     channel.pipeline.addHandler(
-                        CallbackHandler(host: parsed.host, path: path, port: channel.localAddress?.port ?? 0, continuation: continuation))
+                        CallbackHandler(
+                            host: parsed.host, path: path, port: channel.localAddress?.port ?? 0,
+                            continuation: continuation))
                 }
             }
         let channel: any Channel
@@ -82,7 +85,8 @@ private final class CallbackHandler: ChannelInboundHandler, @unchecked Sendable 
         case .end:
             let requested = uri ?? ""
             let matches = requested.prefix { $0 != "?" } == path
-            let body = matches
+            let body =
+                matches
                 ? "<html><body><p>upvault received the authorization. You can close this window.</p></body></html>"
                 : "<html><body><p>Not found.</p></body></html>"
             var headers = HTTPHeaders()
@@ -104,8 +108,8 @@ private final class CallbackHandler: ChannelInboundHandler, @unchecked Sendable 
     }
 }
 
-private extension String {
-    var trimmingBrackets: String {
+extension String {
+    fileprivate var trimmingBrackets: String {
         hasPrefix("[") && hasSuffix("]") ? String(dropFirst().dropLast()) : self
     }
 }

@@ -28,7 +28,7 @@ public enum ExecEnvironment {
         if defaults || kieferConfig != nil {
             do {
                 grant = try selection.grant(in: store)
-            } catch where !mappings.isEmpty && kieferConfig == nil {
+            } catch  where !mappings.isEmpty && kieferConfig == nil {
                 grant = nil
             }
         }
@@ -48,7 +48,9 @@ public enum ExecEnvironment {
 
     /// A sealed memfd holding the kiefer config for a grant, with a fresh access token.
     static func kieferConfigPath(for store: any VaultStore, app: String, user: String) async throws -> String {
-        guard let entry = try store.entry(App.self, named: app) else { throw VaultError.entryNotFound(EntryKey(.app, app)) }
+        guard let entry = try store.entry(App.self, named: app) else {
+            throw VaultError.entryNotFound(EntryKey(.app, app))
+        }
         var grant: Grant?
         if try store.contains(EntryKey(.grant, "\(app)/\(user)")) {
             let token = try await OAuthClient.accessToken(from: store, selection: GrantSelector(app: app, user: user))

@@ -13,7 +13,8 @@ struct Unlock: ParsableCommand {
             """)
 
     @OptionGroup var options: GlobalOptions
-    @Option(help: "Lock after this long whatever happens (90s, 30m, 8h, 2d).") var ttl = DurationArgument(argument: "8h")!
+    @Option(help: "Lock after this long whatever happens (90s, 30m, 8h, 2d).") var ttl = DurationArgument(
+        argument: "8h")!
     @Option(help: "Lock after this long without a request.") var idle = DurationArgument(argument: "1h")!
     @Flag(help: "When already unlocked, restart both time-outs from now.") var extend = false
 

@@ -14,7 +14,8 @@ struct AppCommand: ParsableCommand {
 
         @OptionGroup var options: GlobalOptions
         @Argument(help: "A name for the app in the vault.") var name: String
-        @Option(help: "jawbone (the real endpoints) or generic (give the endpoints).") var provider = ProviderArgument.jawbone
+        @Option(help: "jawbone (the real endpoints) or generic (give the endpoints).") var provider = ProviderArgument
+            .jawbone
         @Option(help: "The client id the provider issued.") var clientId: String
         @Option(help: "The registered redirect URI (HTTPS, or http on a loopback address).") var redirectUri: String
         @Option(help: "Space-separated scopes (default: the provider's default).") var scope: String?
@@ -27,9 +28,11 @@ struct AppCommand: ParsableCommand {
             let resolved = try preset.endpoints(endpoints.overrides)
             try options.openStore().addApp(named: name, replace: replace) {
                 try preset.app(
-                    named: name, clientID: clientId, clientSecret: try Terminal.readSecretLine(name: "\(name) client secret"),
+                    named: name, clientID: clientId,
+                    clientSecret: try Terminal.readSecretLine(name: "\(name) client secret"),
                     redirectURI: redirectUri, scopes: scope.map { $0.split(separator: " ").map(String.init) },
-                    endpoints: resolved, clientAuthentication: endpoints.clientAuth?.value, pkce: pkce, now: TimeText.now())
+                    endpoints: resolved, clientAuthentication: endpoints.clientAuth?.value, pkce: pkce,
+                    now: TimeText.now())
             }
             if !options.json { Terminal.error("stored app '\(name)'") }
         }
@@ -45,7 +48,9 @@ struct AppCommand: ParsableCommand {
                 try JSONOutput.print(apps.map { ["name": $0.name, "provider": $0.provider, "client_id": $0.clientID] })
                 return
             }
-            Terminal.out(Table.render(header: ["APP", "PROVIDER", "CLIENT ID"], rows: apps.map { [$0.name, $0.provider, $0.clientID] }))
+            Terminal.out(
+                Table.render(
+                    header: ["APP", "PROVIDER", "CLIENT ID"], rows: apps.map { [$0.name, $0.provider, $0.clientID] }))
         }
     }
 
@@ -57,11 +62,14 @@ struct AppCommand: ParsableCommand {
 
         func run() throws {
             let vault = try options.openStore()
-            guard let app = try vault.entry(App.self, named: name) else { throw VaultError.entryNotFound(EntryKey(.app, name)) }
+            guard let app = try vault.entry(App.self, named: name) else {
+                throw VaultError.entryNotFound(EntryKey(.app, name))
+            }
             let now = TimeText.now()
             let secrets = app.clientSecrets.map { secret in
                 SecretView(
-                    fingerprint: secret.fingerprint(clientID: app.clientID), state: app.state(of: secret, at: now).rawValue,
+                    fingerprint: secret.fingerprint(clientID: app.clientID),
+                    state: app.state(of: secret, at: now).rawValue,
                     addedAt: TimeText.iso8601(secret.addedAt), validUntil: secret.validUntil.map(TimeText.iso8601))
             }
             let grants = try vault.grantNames(of: app.name).count
@@ -75,7 +83,8 @@ struct AppCommand: ParsableCommand {
                 "authorize:     \(app.endpoints.authorize)", "token:         \(app.endpoints.token)",
                 "api base:      \(app.endpoints.apiBase ?? "-")",
                 "refresh token: \(app.endpoints.refreshTokenRecovery ?? "-")",
-                "client auth:   \(app.clientAuthentication.rawValue)", "pkce:          \(app.supportsPKCE ? "yes" : "no")",
+                "client auth:   \(app.clientAuthentication.rawValue)",
+                "pkce:          \(app.supportsPKCE ? "yes" : "no")",
                 "grants:        \(grants)", "client secrets:",
             ]
             for secret in secrets {
@@ -128,7 +137,9 @@ struct AppCommand: ParsableCommand {
 
         func run() throws {
             let removed = try options.openStore().removeApp(named: name, includingGrants: grants)
-            if !options.json { Terminal.error("deleted app '\(name)'" + (removed == 0 ? "" : " and \(removed) grant(s)")) }
+            if !options.json {
+                Terminal.error("deleted app '\(name)'" + (removed == 0 ? "" : " and \(removed) grant(s)"))
+            }
         }
     }
 
@@ -149,7 +160,9 @@ struct AppCommand: ParsableCommand {
         @Option(help: "The previous secret stays valid this long from now (default 14d).") var grace: DurationArgument?
 
         func validate() throws {
-            guard graceUntil == nil || grace == nil else { throw ValidationError("give --grace-until or --grace, not both") }
+            guard graceUntil == nil || grace == nil else {
+                throw ValidationError("give --grace-until or --grace, not both")
+            }
         }
 
         func run() async throws {
@@ -164,7 +177,8 @@ struct AppCommand: ParsableCommand {
             if !options.json {
                 let fingerprint = rotated.currentSecretFingerprint ?? "?"
                 Terminal.error(
-                    "app \(app): secret \(fingerprint) is current; the previous one is valid until \(TimeText.iso8601(until))")
+                    "app \(app): secret \(fingerprint) is current; the previous one is valid until \(TimeText.iso8601(until))"
+                )
             }
         }
     }

@@ -27,7 +27,8 @@ struct AuditCommand: ParsableCommand {
         } else {
             let rows = report.findings.map { [$0.kind.replacing("_", with: " "), $0.subject, $0.detail] }
             Terminal.out(Table.render(header: ["FINDING", "SUBJECT", "DETAIL"], rows: rows))
-            Terminal.out("audit: \(report.findings.count) findings in \(report.apps) apps and \(report.grants) grants\n")
+            Terminal.out(
+                "audit: \(report.findings.count) findings in \(report.apps) apps and \(report.grants) grants\n")
         }
         if report.needsAction { throw ExitStatus.someFailed.exitCode }
     }

@@ -39,7 +39,8 @@ struct Import: ParsableCommand {
                 try JSONOutput.print(ImportView(app: result.app.name, grant: result.grant?.entryName, shredded: shred))
             } else {
                 let grant = result.grant.map { ", grant \($0.entryName) (expiry unknown)" } ?? ""
-                Terminal.error("imported app \(result.app.name)\(grant)" + (shred ? "; \(config) overwritten and removed" : ""))
+                Terminal.error(
+                    "imported app \(result.app.name)\(grant)" + (shred ? "; \(config) overwritten and removed" : ""))
             }
         }
 
@@ -105,9 +106,12 @@ struct Export: ParsableCommand {
             guard let app = try vault.entry(App.self, named: appName) else {
                 throw VaultError.entryNotFound(EntryKey(.app, appName))
             }
-            let grant = appOnly
-                ? nil : try vault.entry(Grant.self, named: "\(appName)/\(try selector.userLabel(app: appName, in: vault))")
-            Terminal.out(String(decoding: KieferMigration.exportConfig(app: app, grant: grant).encoded(), as: UTF8.self) + "\n")
+            let grant =
+                appOnly
+                ? nil
+                : try vault.entry(Grant.self, named: "\(appName)/\(try selector.userLabel(app: appName, in: vault))")
+            Terminal.out(
+                String(decoding: KieferMigration.exportConfig(app: app, grant: grant).encoded(), as: UTF8.self) + "\n")
         }
     }
 }

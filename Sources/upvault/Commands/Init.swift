@@ -1,15 +1,19 @@
 import ArgumentParser
 import UPVault
 
-
 struct Init: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create a new vault (never overwrites one).",
-        discussion: "The passphrase is asked twice on the terminal, or read once from --passphrase-fd or UPVAULT_PASSPHRASE_FILE.")
+        discussion:
+            "The passphrase is asked twice on the terminal, or read once from --passphrase-fd or UPVAULT_PASSPHRASE_FILE."
+    )
 
     @OptionGroup var options: GlobalOptions
 
-    @Option(help: ArgumentHelp("Argon2id cost: interactive, moderate (default, about a second), sensitive, or OPS:MIB (ops 1-10, 8-1024 MiB).", valueName: "cost"))
+    @Option(
+        help: ArgumentHelp(
+            "Argon2id cost: interactive, moderate (default, about a second), sensitive, or OPS:MIB (ops 1-10, 8-1024 MiB).",
+            valueName: "cost"))
     var kdf: KDFChoice = KDFChoice(argument: "moderate")!
 
     @Flag(help: "Also make a recovery key, shown once, that opens the vault if the passphrase is lost.")

@@ -18,7 +18,8 @@ struct Passwd: ParsableCommand {
     @Option(help: ArgumentHelp("Read the new passphrase from this file descriptor.", valueName: "fd"))
     var newPassphraseFd: Int32?
 
-    @Option(help: ArgumentHelp("Argon2id cost for the new passphrase (default: keep the current one).", valueName: "cost"))
+    @Option(
+        help: ArgumentHelp("Argon2id cost for the new passphrase (default: keep the current one).", valueName: "cost"))
     var kdf: KDFChoice?
 
     func run() throws {
@@ -42,7 +43,8 @@ struct Passwd: ParsableCommand {
 struct Rekey: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Draw a new master key and re-encrypt every entry (after a suspected compromise).",
-        discussion: "The passphrase stays the same. An existing recovery key stops working; --recovery-key makes a new one.")
+        discussion:
+            "The passphrase stays the same. An existing recovery key stops working; --recovery-key makes a new one.")
 
     @OptionGroup var options: GlobalOptions
 

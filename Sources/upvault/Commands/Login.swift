@@ -12,12 +12,14 @@ struct Login: AsyncParsableCommand {
             """)
 
     @OptionGroup var options: GlobalOptions
-    @Option(help: ArgumentHelp("The app (default: $UPVAULT_APP, else the only app).", valueName: "name")) var app: String?
+    @Option(help: ArgumentHelp("The app (default: $UPVAULT_APP, else the only app).", valueName: "name")) var app:
+        String?
     @Option(help: ArgumentHelp("A label for the user (default: default).", valueName: "label")) var user = "default"
     @Flag(
         help: "Receive the redirect on a loopback listener (the app's redirect URI must be http://127.0.0.1:PORT/...).")
     var listen = false
-    @Option(help: "With --listen: give up after this long (default 5m).") var timeout = DurationArgument(argument: "5m")!
+    @Option(help: "With --listen: give up after this long (default 5m).") var timeout = DurationArgument(
+        argument: "5m")!
 
     func run() async throws {
         try EntryName.validate(EntryKey(.grant, "x/\(user)"))
@@ -27,7 +29,8 @@ struct Login: AsyncParsableCommand {
             if listen {
                 return try await client.login(app: appName, user: user, listeningFor: timeout.duration) { request, at in
                     Terminal.message(
-                        "Open this URL in a browser and grant access:\n\n  \(request.url)\n\nWaiting for the redirect on \(at) ...\n")
+                        "Open this URL in a browser and grant access:\n\n  \(request.url)\n\nWaiting for the redirect on \(at) ...\n"
+                    )
                 }
             }
             let request = try client.authorize(app: appName)
@@ -40,7 +43,8 @@ struct Login: AsyncParsableCommand {
         if options.json {
             try JSONOutput.print(GrantView(grant))
         } else {
-            Terminal.error("logged in: grant \(grant.entryName), expires \(grant.expiresAt.map(TimeText.iso8601) ?? "unknown")")
+            Terminal.error(
+                "logged in: grant \(grant.entryName), expires \(grant.expiresAt.map(TimeText.iso8601) ?? "unknown")")
         }
     }
 }

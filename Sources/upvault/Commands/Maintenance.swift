@@ -1,7 +1,6 @@
 import ArgumentParser
 import UPVault
 
-
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show the vault's file, format and key settings (needs no passphrase).")
@@ -17,14 +16,16 @@ struct Status: ParsableCommand {
             path: summary.path, state: agent == nil ? "locked" : "unlocked",
             agentPID: agent?.pid, locksAt: agent.map { TimeText.iso8601($0.expiresAt) },
             idleLocksAt: agent.map { TimeText.iso8601($0.idleExpiresAt) },
-            secondsLeft: agent.map { max(0, min($0.expiresAt, $0.idleExpiresAt) - TimeText.now()) }, format: "UPV\(summary.formatVersion)", vaultID: summary.vaultID,
+            secondsLeft: agent.map { max(0, min($0.expiresAt, $0.idleExpiresAt) - TimeText.now()) },
+            format: "UPV\(summary.formatVersion)", vaultID: summary.vaultID,
             generation: summary.generation, createdAt: summary.createdAt, kdf: summary.kdf?.description,
             recoveryKey: summary.hasRecoveryKey, fileSize: summary.fileSize)
         if options.json {
             try JSONOutput.print(report)
             return
         }
-        Terminal.out("""
+        Terminal.out(
+            """
             vault:        \(report.path)
             state:        \(agent.map { "unlocked (agent pid \($0.pid)): locks at \(TimeText.iso8601($0.expiresAt)) or after \(TimeText.remaining($0.idleExpiresAt)) without use" } ?? "locked (commands ask for the passphrase; 'upvault unlock' to unlock once)")
             format:       \(report.format), generation \(report.generation), created \(report.createdAt) (unix time)
@@ -97,7 +98,9 @@ struct Compact: ParsableCommand {
             try JSONOutput.print(StatisticsReport(after, path: vault.path, repaired: false))
             return
         }
-        Terminal.out("compacted: \(before.recordCount) records, \(before.fileSize) bytes -> \(after.recordCount) records, \(after.fileSize) bytes\n")
+        Terminal.out(
+            "compacted: \(before.recordCount) records, \(before.fileSize) bytes -> \(after.recordCount) records, \(after.fileSize) bytes\n"
+        )
     }
 }
 

@@ -30,13 +30,16 @@ struct Refresh: AsyncParsableCommand {
     @Flag(help: "Continue an interrupted run with its own selection.") var resume = false
 
     func validate() throws {
-        guard resume || all || !user.isEmpty else { throw ValidationError("say which grants: --user U, --all, or --resume") }
+        guard resume || all || !user.isEmpty else {
+            throw ValidationError("say which grants: --user U, --all, or --resume")
+        }
     }
 
     func run() async throws {
         let selection = BulkRefreshOptions(
             app: app, users: user.isEmpty ? nil : user, issuedBefore: issuedBefore?.seconds,
-            expiringWithin: expiringWithin?.seconds, refreshedBefore: refreshedBefore?.seconds, concurrency: concurrency)
+            expiringWithin: expiringWithin?.seconds, refreshedBefore: refreshedBefore?.seconds, concurrency: concurrency
+        )
         let store = try options.openStore()
         if store is AgentClient && !options.json { Terminal.error("refreshing in the agent ...") }
         let display = ProgressDisplay(enabled: !options.json && isatty(2) == 1 && !(store is AgentClient))

@@ -10,7 +10,8 @@ struct SecretCommand: ParsableCommand {
     struct Set: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract:
-                "Store a secret. The value comes from stdin, or a no-echo prompt on a terminal; never from the command line.")
+                "Store a secret. The value comes from stdin, or a no-echo prompt on a terminal; never from the command line."
+        )
 
         @OptionGroup var options: GlobalOptions
         @Argument(help: "The secret's name (letters, digits, . _ - @ + :).") var name: String
@@ -33,7 +34,9 @@ struct SecretCommand: ParsableCommand {
 
         func run() throws {
             let vault = try options.openStore()
-            guard let value = try vault.secret(named: name) else { throw VaultError.entryNotFound(EntryKey(.secret, name)) }
+            guard let value = try vault.secret(named: name) else {
+                throw VaultError.entryNotFound(EntryKey(.secret, name))
+            }
             if options.json {
                 guard let text = value.utf8String() else {
                     throw CLIError(description: "secret '\(name)' is not UTF-8 text; use it without --json")

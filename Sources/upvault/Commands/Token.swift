@@ -40,7 +40,8 @@ struct Grants: ParsableCommand {
         }
         let rows = grants.map { grant in
             [
-                grant.app, grant.user, grant.status.rawValue.replacing("_", with: " "), TimeText.iso8601(grant.issuedAt),
+                grant.app, grant.user, grant.status.rawValue.replacing("_", with: " "),
+                TimeText.iso8601(grant.issuedAt),
                 grant.expiresAt.map(TimeText.iso8601) ?? "unknown", grant.lastRefreshAt.map(TimeText.iso8601) ?? "-",
             ]
         }

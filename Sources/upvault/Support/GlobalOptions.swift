@@ -12,7 +12,8 @@ struct GlobalOptions: ParsableArguments {
 
     @Option(
         name: .long,
-        help: ArgumentHelp("Read the passphrase from this open file descriptor, one line per passphrase.", valueName: "fd"))
+        help: ArgumentHelp(
+            "Read the passphrase from this open file descriptor, one line per passphrase.", valueName: "fd"))
     var passphraseFd: Int32?
 
     @Flag(name: .long, help: "Machine-readable output.")
@@ -74,7 +75,8 @@ struct GrantOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The app (default: $UPVAULT_APP, else the only app in the vault).", valueName: "name"))
     var app: String?
 
-    @Option(help: ArgumentHelp("The user's label (default: $UPVAULT_USER, else the app's only grant).", valueName: "label"))
+    @Option(
+        help: ArgumentHelp("The user's label (default: $UPVAULT_USER, else the app's only grant).", valueName: "label"))
     var user: String?
 
     func selector(_ environment: [String: String]) -> GrantSelector {

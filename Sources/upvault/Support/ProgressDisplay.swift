@@ -24,7 +24,8 @@ final class ProgressDisplay: Sendable {
         let eta = rate > 0 ? Int(Double(progress.total - progress.done) / rate) : 0
         let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
         Terminal.message(
-            "\r[\(bar)] \(progress.done)/\(progress.total)  \(Int(rate))/s  ETA \(eta)s  failures \(progress.failures) ")
+            "\r[\(bar)] \(progress.done)/\(progress.total)  \(Int(rate))/s  ETA \(eta)s  failures \(progress.failures) "
+        )
     }
 
     func finish() {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import UPVault
 
 /// Argon2id at libsodium's minimum cost: tests exercise the real code path in microseconds.
@@ -33,7 +34,8 @@ final class TemporaryDirectory {
     /// A 0600 file holding `contents`.
     func privateFile(_ name: String, contents: String) -> String {
         let target = file(name)
-        FileManager.default.createFile(atPath: target, contents: Data(contents.utf8), attributes: [.posixPermissions: 0o600])
+        FileManager.default.createFile(
+            atPath: target, contents: Data(contents.utf8), attributes: [.posixPermissions: 0o600])
         return target
     }
 }
@@ -78,9 +80,12 @@ struct SeededGenerator: RandomNumberGenerator {
 enum Products {
     static var directory: String {
         if let override = ProcessInfo.processInfo.environment["UPVAULT_BIN_DIR"] { return override }
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let executable =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var url = URL(fileURLWithPath: executable).deletingLastPathComponent()
-        while !FileManager.default.fileExists(atPath: url.appendingPathComponent("upvault-test-helper").path), url.path != "/" {
+        while !FileManager.default.fileExists(atPath: url.appendingPathComponent("upvault-test-helper").path),
+            url.path != "/"
+        {
             url.deleteLastPathComponent()
         }
         return url.path
