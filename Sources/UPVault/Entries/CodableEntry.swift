@@ -10,21 +10,6 @@ public protocol CodableEntry: Codable, Sendable {
 extension CodableEntry {
     var entryKey: EntryKey { EntryKey(Self.kind, entryName) }
 
-    func encodedValue() throws(VaultError) -> SecureBytes {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        var data: Data
-        do {
-            data = try encoder.encode(self)
-        } catch {
-            throw .undecodableEntry(entryKey)
-        }
-        defer { data.withUnsafeMutableBytes { Sodium.wipe($0) } }
-        var value = SecureBytes(count: data.count)
-        value.withUnsafeMutableBytes { out in data.withUnsafeBytes { out.copyMemory(from: $0) } }
-        return value
-    }
-
     static func decode(_ value: borrowing SecureBytes, key: EntryKey) throws(VaultError) -> Self {
         do {
             return try value.withUnsafeBytes { raw in
@@ -33,20 +18,6 @@ extension CodableEntry {
         } catch {
             throw .undecodableEntry(key)
         }
-    }
-}
-
-extension Vault {
-    /// The entry of type `E` named `name`, or nil when there is none.
-    public func entry<E: CodableEntry>(_ type: E.Type, named name: String) throws(VaultError) -> E? {
-        let key = EntryKey(E.kind, name)
-        guard let value = try value(for: key) else { return nil }
-        return try E.decode(value, key: key)
-    }
-
-    /// Stores an entry under its `entryName`, replacing any previous one.
-    public func put<E: CodableEntry>(_ entry: E) throws(VaultError) {
-        try writeBatch { (transaction) throws(VaultError) in try transaction.put(entry) }
     }
 }
 

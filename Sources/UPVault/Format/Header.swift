@@ -74,31 +74,3 @@ struct VaultHeader: Equatable, Sendable {
         }
     }
 }
-
-/// The subkeys of one master key. Held in secure memory for as long as the vault is open; the master
-/// key itself is kept only to wrap it into new key slots.
-final class VaultKeys: Sendable {
-    let masterKey: SecureBytes
-    let headerMAC: SecureBytes
-    let record: SecureBytes
-    let seal: SecureBytes
-    /// Keys the offsets of entry locks (never used on file contents).
-    let entryLock: SecureBytes
-
-    init(masterKey: consuming SecureBytes) {
-        headerMAC = KeyDerivation.deriveSubkey(id: UPV1.headerMACSubkeyID, from: masterKey)
-        record = KeyDerivation.deriveSubkey(id: UPV1.recordSubkeyID, from: masterKey)
-        seal = KeyDerivation.deriveSubkey(id: UPV1.sealSubkeyID, from: masterKey)
-        entryLock = KeyDerivation.deriveSubkey(id: UPV1.entryLockSubkeyID, from: masterKey)
-        self.masterKey = masterKey
-    }
-}
-
-/// A secure buffer behind a reference, for state that must live in a copyable container.
-final class SecureBox: @unchecked Sendable {
-    var bytes: SecureBytes
-
-    init(_ bytes: consuming SecureBytes) {
-        self.bytes = bytes
-    }
-}

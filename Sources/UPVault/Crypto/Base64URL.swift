@@ -1,19 +1,5 @@
 internal import CSodium
 
-/// SHA-256 (`crypto_hash_sha256`), for PKCE challenges and client-secret fingerprints.
-public enum SHA256 {
-    public static let byteCount = 32
-
-    public static func hash(_ message: some Sequence<UInt8>) -> [UInt8] {
-        Sodium.ensureInitialized()
-        let input = Array(message)
-        var output = [UInt8](repeating: 0, count: byteCount)
-        let status = crypto_hash_sha256(&output, input, UInt64(input.count))
-        precondition(status == 0, "crypto_hash_sha256 failed")
-        return output
-    }
-}
-
 /// Base64 through libsodium's constant-time codec: url-safe without padding (RFC 4648 section 5) by
 /// default, or the original alphabet with padding (section 4, for HTTP Basic credentials).
 public enum Base64URL {
@@ -35,14 +21,6 @@ public enum Base64URL {
         var bytes = Random.bytes(byteCount)
         defer { Sodium.wipe(&bytes) }
         return encode(bytes)
-    }
-}
-
-/// Comparisons whose time does not depend on where two secrets first differ.
-public enum ConstantTime {
-    /// True when `a` and `b` are the same bytes. Only the lengths may leak through timing.
-    public static func equals(_ a: some StringProtocol, _ b: some StringProtocol) -> Bool {
-        Sodium.constantTimeEqual(Array(a.utf8), Array(b.utf8))
     }
 }
 

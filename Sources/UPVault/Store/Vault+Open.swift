@@ -1,0 +1,166 @@
+public import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Creating and opening a vault.
+extension Vault {
+    /// Creates a new vault at `path` protected by `passphrase`, refusing to replace anything.
+    ///
+    /// The directory must exist (or, with `creatingDirectories`, is made 0700 with its missing parents)
+    /// and be writable only by its owner. `addRecoveryKey()` adds a second
+    /// way in.
+    public static func create(
+        at path: String, passphrase: borrowing SecureBytes, kdf: KDFParameters = .moderate,
+        creatingDirectories: Bool = false, logger: Logger = Vault.silentLogger
+    ) throws(VaultError) -> Vault {
+        // The directories a new vault needs are made private (0700); existing ones are checked as they are.
+        if creatingDirectories { try FileSystem.createPrivateParents(of: path) }
+        return try create(at: path, passphrase: passphrase, kdf: kdf, createdAt: UInt64(time(nil)), logger: logger)
+    }
+
+    static func create(
+        at path: String, passphrase: borrowing SecureBytes, kdf: KDFParameters, createdAt: UInt64, logger: Logger
+    ) throws(VaultError) -> Vault {
+        guard !passphrase.isEmpty else { throw .emptyPassphrase }
+        try FileSystem.checkDirectory(of: path)
+        if try PosixFile.status(ofPath: path) != nil { throw .vaultExists(path: path) }
+        let masterKey = SecureBytes.random(count: KeyDerivation.masterKeyByteCount)
+        let vaultID = Random.bytes(UPV1.vaultIDByteCount)
+        let slots = [
+            try Unlock.passphraseSlot(masterKey: masterKey, passphrase: passphrase, kdf: kdf, vaultID: vaultID)
+        ]
+        let header = VaultHeader(vaultID: vaultID, generation: 1, createdAt: createdAt, slots: slots)
+        let keys = VaultKeys(masterKey: masterKey)
+        let (bytes, committed) = Self.emptyLog(header: header, keys: keys)
+        let lockFile = try openLockFile(for: path)
+        try lockFile.lock(exclusive: true)
+        defer { lockFile.unlock() }
+        let temporary = try FileSystem.writeTemporary(near: path, chunks: [bytes])
+        try FileSystem.install(temporary, at: path)
+        let file = try PosixFile.open(path, flags: O_RDWR)
+        let status = try file.status()
+        let state = State(
+            file: file, fileIdentity: status.identity, fileSize: status.size, header: header, keys: keys,
+            committed: committed, knownTail: Array(bytes[committed.offset...]), tornTail: nil, index: [:],
+            scratch: SecureBox(SecureBytes(count: 4096)))
+        logger.info("created vault", metadata: ["path": "\(path)", "kdf": "\(kdf)"])
+        return Vault(path: path, lockFile: lockFile, state: state, logger: logger)
+    }
+
+    /// Opens the vault at `path` with its passphrase. Every key slot's Argon2id parameters are checked
+    /// against `limits` before any key derivation runs.
+    public static func open(
+        at path: String, passphrase: borrowing SecureBytes, limits: KDFLimits = .default,
+        logger: Logger = Vault.silentLogger
+    ) throws(VaultError) -> Vault {
+        try open(at: path, logger: logger) { (header) throws(VaultError) -> VaultKeys in
+            try Unlock.withPassphrase(passphrase, header: header, limits: limits)
+        }
+    }
+
+    /// Opens the vault at `path` with its recovery key.
+    public static func open(
+        at path: String, recoveryKey: borrowing SecureBytes, logger: Logger = Vault.silentLogger
+    ) throws(VaultError) -> Vault {
+        try open(at: path, logger: logger) { (header) throws(VaultError) -> VaultKeys in
+            try Unlock.withRecoveryKey(recoveryKey, header: header)
+        }
+    }
+
+    /// Opens the vault with its master key (the agent, handed the key by `upvault unlock` over a pipe).
+    /// The header MAC proves the key right; a wrong key is `wrongPassphraseOrDamagedHeader`.
+    package static func open(
+        at path: String, masterKey: consuming SecureBytes, logger: Logger = Vault.silentLogger
+    ) throws(VaultError) -> Vault {
+        guard masterKey.count == KeyDerivation.masterKeyByteCount else { throw .wrongPassphraseOrDamagedHeader }
+        let box = SecureBox(masterKey)
+        return try open(at: path, logger: logger) { (_) throws(VaultError) -> VaultKeys in
+            VaultKeys(masterKey: box.bytes.duplicate())
+        }
+    }
+
+    /// Zeroes and frees this handle's keys and decrypted scratch now, whoever else still holds the
+    /// handle (the agent locking). Every later operation on it fails with `handleUnusable`.
+    package func wipeKeys() {
+        state.withLock { state in
+            state.wiped = true
+            state.keys = VaultKeys(masterKey: SecureBytes(count: KeyDerivation.masterKeyByteCount))
+            state.scratch = SecureBox(SecureBytes(count: 0))
+        }
+    }
+
+    /// The master key, for `upvault unlock` to hand to the agent it starts. Nothing else may call this.
+    package func withMasterKey<R: Sendable>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        state.withLock { state in state.keys.masterKey.withUnsafeBytes(body) }
+    }
+
+    static func open(
+        at path: String, logger: Logger, unlock: (VaultHeader) throws(VaultError) -> VaultKeys
+    ) throws(VaultError) -> Vault {
+        try FileSystem.checkDirectory(of: path)
+        let file = try openVaultFile(path)
+        let status = try file.status()
+        try FileSystem.checkOwnership(status, path: path, isDirectory: false)
+        let lockFile = try openLockFile(for: path)
+        try lockFile.lock(exclusive: false)
+        defer { lockFile.unlock() }
+        let state = try load(file: file, unlock: unlock)
+        return Vault(path: path, lockFile: lockFile, state: state, logger: logger)
+    }
+
+    static func openVaultFile(_ path: String) throws(VaultError) -> PosixFile {
+        do {
+            return try PosixFile.open(path, flags: O_RDWR)
+        } catch .io(_, _, let code) where code == EACCES || code == EROFS {
+            return try PosixFile.open(path, flags: O_RDONLY)
+        }
+    }
+
+    static func openLockFile(for path: String) throws(VaultError) -> PosixFile {
+        let lockPath = lockPath(for: path)
+        do {
+            return try PosixFile.open(lockPath, flags: O_RDWR | O_CREAT, mode: 0o600)
+        } catch .io(_, _, let code) where code == EACCES || code == EROFS {
+            return try PosixFile.open(lockPath, flags: O_RDONLY)
+        }
+    }
+
+    /// Reads and verifies a whole vault file: header, key slot, header MAC, every record, the seal.
+    static func load(
+        file: PosixFile, unlock: (VaultHeader) throws(VaultError) -> VaultKeys
+    ) throws(VaultError) -> State {
+        let status = try file.status()
+        guard status.size <= maximumFileSize else { throw .integrity(.fileTooLarge(byteCount: status.size)) }
+        let bytes = try file.read(count: status.size, at: 0)
+        return try bytes.withRawBytes { (raw) throws(VaultError) -> State in
+            let header = try VaultHeader.decode(raw)
+            let keys = try unlock(header)
+            try header.verifyMAC(in: raw, keys: keys)
+            let start = ChainPosition(offset: header.byteCount, count: 0, lastTag: .zero)
+            let scratch = SecureBox(SecureBytes(count: 4096))
+            var index: [EntryKey: RecordLocation] = [:]
+            let identity = LogIdentity(vaultID: header.vaultID, generation: header.generation)
+            let result = try LogScanner.scan(
+                raw, base: 0, from: start, identity: identity, keys: keys, scratch: scratch
+            ) { records in State.apply(records, to: &index) }
+            return State(
+                file: file, fileIdentity: status.identity, fileSize: status.size, header: header, keys: keys,
+                committed: result.committed, knownTail: Array(bytes[result.committed.offset...]),
+                tornTail: result.tornTail, index: index, scratch: scratch)
+        }
+    }
+
+    /// Vault files larger than this are refused before being read.
+    static let maximumFileSize = 4 << 30
+
+    static func emptyLog(header: VaultHeader, keys: VaultKeys) -> (bytes: [UInt8], committed: ChainPosition) {
+        let headerBytes = header.encoded(keys: keys)
+        let committed = ChainPosition(offset: headerBytes.count, count: 0, lastTag: .zero)
+        let identity = LogIdentity(vaultID: header.vaultID, generation: header.generation)
+        let seal = Seal.encode(identity: identity, count: 0, lastTag: .zero, offset: committed.offset, key: keys.seal)
+        return (headerBytes + seal, committed)
+    }
+}

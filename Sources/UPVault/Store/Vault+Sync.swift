@@ -1,0 +1,70 @@
+public import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Keeping up with other processes: every call first picks up what others appended or rewrote.
+extension Vault {
+    /// Brings the in-memory index up to date with the file. Called with the lock file held.
+    func refresh(_ state: inout State) throws(VaultError) {
+        guard let status = try PosixFile.status(ofPath: path) else { throw .vaultNotFound(path: path) }
+        guard status.identity == state.fileIdentity, status.size >= state.committed.offset else {
+            try reload(&state)
+            return
+        }
+        let tail = try state.file.read(count: status.size - state.committed.offset, at: state.committed.offset)
+        if status.size == state.fileSize && tail == state.knownTail { return }
+        do {
+            let committedBefore = state.committed
+            let keys = state.keys
+            let result = try tail.withRawBytes { (raw) throws(VaultError) -> ScanResult in
+                try LogScanner.scan(
+                    raw, base: committedBefore.offset, from: committedBefore, identity: state.identity, keys: keys,
+                    scratch: state.scratch
+                ) { records in state.apply(records) }
+            }
+            state.committed = result.committed
+            state.tornTail = result.tornTail
+            state.knownTail = Array(tail[(result.committed.offset - committedBefore.offset)...])
+            state.fileSize = status.size
+        } catch {
+            // Something other than an append changed the file: read it whole for a definitive answer.
+            try reload(&state)
+        }
+    }
+
+    /// Re-reads the whole file (after another process replaced it), keeping the master key.
+    func reload(_ state: inout State) throws(VaultError) {
+        let file = try Self.openVaultFile(path)
+        let keys = state.keys
+        let fresh = try Self.load(file: file) { (header) throws(VaultError) -> VaultKeys in
+            guard header.vaultID == state.header.vaultID else { throw .rekeyedElsewhere }
+            return keys
+        }
+        state = fresh
+    }
+
+    func withLockedState<R: ~Copyable>(
+        exclusive: Bool, _ body: (inout State) throws(VaultError) -> sending R
+    ) throws(VaultError) -> sending R {
+        try state.withLock { (state: inout State) throws(VaultError) -> sending R in
+            try self.locked(&state, exclusive: exclusive, body)
+        }
+    }
+
+    func locked<R: ~Copyable>(
+        _ state: inout State, exclusive: Bool, _ body: (inout State) throws(VaultError) -> sending R
+    ) throws(VaultError) -> sending R {
+        if state.wiped || (exclusive && state.unusable) { throw .handleUnusable }
+        try lockFile.lock(exclusive: exclusive)
+        defer { lockFile.unlock() }
+        do {
+            try refresh(&state)
+        } catch {
+            throw error == .integrity(.headerAuthentication) ? .rekeyedElsewhere : error
+        }
+        return try body(&state)
+    }
+}

@@ -1,0 +1,92 @@
+public import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writing entries: one batch, one write, one `fdatasync`.
+extension Vault {
+    /// Applies every change made in `body` as one batch: one write and one `fdatasync`, all or nothing
+    /// (a crash half way leaves none of the batch visible). Nothing is written if `body` throws; the
+    /// vault's own failures are `VaultError`s.
+    public func write(_ body: (inout VaultTransaction) throws -> Void) throws {
+        var transaction = VaultTransaction()
+        try body(&transaction)
+        try commit(transaction.records, arena: transaction.arena)
+    }
+
+    func commit(_ records: [PendingRecord], arena: SecureArena) throws(VaultError) {
+        try withLockedState(exclusive: true) { (state) throws(VaultError) in
+            var existing = Set<EntryKey>()
+            let effective = records.filter { record in
+                switch record.operation {
+                case .put:
+                    existing.insert(record.key)
+                    return true
+                case .delete:
+                    let present = existing.contains(record.key) || state.index[record.key] != nil
+                    existing.remove(record.key)
+                    return present
+                }
+            }
+            guard !effective.isEmpty || state.tornTail != nil else { return }
+            try append(effective, arena: arena, to: &state)
+            if state.deadRecordCount >= Self.compactionMinimumDead && state.deadRecordCount > state.index.count {
+                do {
+                    try rewrite(&state, slots: nil, keys: nil)
+                } catch {
+                    logger.warning("automatic compaction failed; the vault is intact", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    /// Compaction starts once this many records are dead and they outnumber the live ones.
+    static let compactionMinimumDead = 16
+
+    func append(_ records: [PendingRecord], arena: SecureArena, to state: inout State) throws(VaultError) {
+        var writer = LogWriter(identity: state.identity, keys: state.keys, after: state.committed)
+        var written: [ScannedRecord] = []
+        written.reserveCapacity(records.count)
+        for (number, record) in records.enumerated() {
+            let location = arena.withMutableBytes(record.slot) { plaintext in
+                plaintext[2] = number == records.count - 1 ? RecordFrame.endOfBatchFlag : 0
+                return writer.append(UnsafeRawBufferPointer(plaintext))
+            }
+            written.append(ScannedRecord(location: location, operation: record.operation, key: record.key))
+        }
+        let position = writer.position
+        let (chunks, seal) = writer.finish()
+        let output = chunks[0]
+
+        let file = state.file
+        let start = state.committed.offset
+        do {
+            if state.tornTail != nil { try file.truncate(to: start) }
+            try file.write(output, at: start)
+        } catch {
+            // Put the file back as it was (a seal may have been half overwritten). If even that fails,
+            // the file still reads as its last committed state with a torn tail.
+            do {
+                try file.truncate(to: start)
+                if state.tornTail == nil { try file.write(state.knownTail, at: start) }
+                try file.syncData()
+            } catch {
+                state.unusable = true
+            }
+            throw error
+        }
+        do {
+            try file.syncData()
+        } catch {
+            state.unusable = true
+            throw error
+        }
+        state.apply(written)
+        state.committed = position
+        state.knownTail = seal
+        state.tornTail = nil
+        state.fileSize = position.offset + seal.count
+    }
+}
