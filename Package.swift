@@ -75,13 +75,23 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // A local provider that behaves like Jawbone UP did, with switches and fault injection.
-        .executableTarget(
-            name: "upvault-sandbox",
+        // A local provider that behaves like Jawbone UP did, with switches and fault injection: a
+        // library (so tests run it in-process) and a thin executable.
+        .target(
+            name: "UPVaultSandbox",
             dependencies: [
                 "UPVault",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "upvault-sandbox",
+            dependencies: [
+                "UPVault",
+                "UPVaultSandbox",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -92,25 +102,39 @@ let package = Package(
             name: "upvault-test-helper",
             dependencies: ["UPVault"]
         ),
+        // What every test target shares: temporary directories, the vault fixture, the CLI harness and
+        // the one sandbox launcher (a process, or in-process). Not a product.
+        .target(
+            name: "UPVaultTesting",
+            dependencies: [
+                "UPVault", "UPVaultSandbox",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
         .testTarget(
             name: "UPVaultTests",
-            dependencies: ["UPVault", "upvault-test-helper"]
+            dependencies: ["UPVault", "UPVaultTesting", "upvault-test-helper"]
         ),
         .testTarget(
             name: "UPVaultAgentTests",
-            dependencies: ["UPVaultAgent", "UPVaultOAuth", "UPVault"]
+            dependencies: ["UPVaultAgent", "UPVaultOAuth", "UPVault", "UPVaultTesting"]
         ),
         .testTarget(
             name: "UPVaultOAuthTests",
             dependencies: [
-                "UPVaultOAuth", "upvault-sandbox",
+                "UPVaultOAuth", "UPVaultSandbox", "UPVaultTesting",
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ]
         ),
         .testTarget(
             name: "UPVaultEndToEndTests",
             dependencies: [
-                "upvault", "upvault-sandbox", "UPVault",
+                "upvault", "upvault-sandbox", "UPVault", "UPVaultTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -124,7 +148,8 @@ for target in package.targets where target.type != .system && target.name != "CP
     settings.append(contentsOf: [
         .enableUpcomingFeature("ExistentialAny"),
         .enableUpcomingFeature("MemberImportVisibility"),
-        .enableUpcomingFeature("InternalImportsByDefault"),
     ])
+    // No C type crosses a public API. The testing target hands Foundation and UPVault types to tests.
+    if target.name != "UPVaultTesting" { settings.append(.enableUpcomingFeature("InternalImportsByDefault")) }
     target.swiftSettings = settings
 }

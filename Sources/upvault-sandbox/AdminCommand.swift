@@ -1,4 +1,5 @@
 import ArgumentParser
+import UPVaultSandbox
 
 #if canImport(Glibc)
 import Glibc

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import Synchronization
 import UPVault
+import UPVaultSandbox
 
 #if canImport(Glibc)
 import Glibc
@@ -74,7 +75,7 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let secret: String
         if let clientSecretFile {
-            let bytes = try readSmallFile(clientSecretFile)
+            let bytes = try FileSystem.readFile(clientSecretFile, maximum: 4096)
             secret =
                 String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
             guard !secret.isEmpty else { throw ValidationError("\(clientSecretFile) is empty") }
@@ -103,9 +104,8 @@ struct Serve: AsyncParsableCommand {
                 let port = channel.localAddress?.port ?? 0
                 if let writeConfig, let first = seeded.first {
                     do {
-                        try writeKiefer(
-                            path: writeConfig, clientID: provider.state.withLock { $0.client.id }, secret: secret,
-                            redirect: redirect, grant: first)
+                        let config = provider.kieferConfig(secret: secret, redirectURI: redirect, grant: first)
+                        try FileSystem.writePrivateFile(Array(config.utf8), to: writeConfig)
                     } catch {
                         writeLine("upvault-sandbox: cannot write \(writeConfig): \(error)", to: 2)
                     }
@@ -115,31 +115,6 @@ struct Serve: AsyncParsableCommand {
             logger: logger)
         try await app.runService()
     }
-}
-
-func readSmallFile(_ path: String) throws -> [UInt8] {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw ValidationError("cannot open \(path)") }
-    defer { close(fd) }
-    var buffer = [UInt8](repeating: 0, count: 4096)
-    let n = read(fd, &buffer, buffer.count)
-    guard n >= 0 else { throw ValidationError("cannot read \(path)") }
-    return Array(buffer.prefix(n))
-}
-
-/// A kiefer config with the sandbox's client and one seeded user's tokens: what a kiefer user had.
-func writeKiefer(path: String, clientID: String, secret: String, redirect: String, grant: Provider.GrantRecord) throws {
-    let json: JSON = [
-        "client_id": .string(clientID), "client_secret": .string(secret), "redirect_uri": .string(redirect),
-        "scope": [.string("basic_read"), .string("move_read")], "access_token": .string(grant.accessToken),
-        "refresh_token": .string(grant.refreshToken),
-    ]
-    let text = json.serialized + "\n"
-    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
-    guard fd >= 0 else { throw ValidationError("cannot create \(path)") }
-    defer { close(fd) }
-    fchmod(fd, 0o600)  // an existing file keeps its mode through O_TRUNC
-    _ = text.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
 }
 
 /// One line, unbuffered, so a parent reading the pipe sees it at once.

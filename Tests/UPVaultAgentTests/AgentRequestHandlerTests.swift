@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import UPVaultTesting
 
 @testable import UPVault
 @testable import UPVaultAgent
@@ -15,28 +16,23 @@ final class ManualClock: Sendable {
 
 /// A vault at the cheapest Argon2id cost and a handler on it, with the clock in the test's hands.
 final class HandlerFixture: Sendable {
-    let directory: String
-    let vault: Vault
+    let fixture: VaultFixture
+    var directory: String { fixture.directory.path }
+    var vault: Vault { fixture.vault }
     let clock = ManualClock()
     let handler: AgentRequestHandler
     let oauth: OAuthClient
 
     init(ttl: Int64 = 3600, idle: Int64 = 600) throws {
-        var template = Array((NSTemporaryDirectory() + "/upvault-agent-XXXXXX").utf8CString)
-        _ = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        directory = String(cString: template)
-        vault = try Vault.create(
-            at: directory + "/vault.upv", passphrase: SecureBytes(copying: Array("pass".utf8)),
-            kdf: KDFParameters(opsLimit: 1, memLimit: 8192))
-        oauth = OAuthClient(vault: vault)
+        fixture = try VaultFixture(prefix: "upvault-agent")
+        oauth = OAuthClient(vault: fixture.vault)
         let clock = clock
         handler = AgentRequestHandler(
-            vault: vault, oauth: oauth, ttl: .seconds(ttl), idle: .seconds(idle), now: { clock.now })
+            vault: fixture.vault, oauth: oauth, ttl: .seconds(ttl), idle: .seconds(idle), now: { clock.now })
     }
 
     func cleanUp() async {
         await oauth.shutdown()
-        try? FileManager.default.removeItem(atPath: directory)
     }
 
     func frame(_ json: String) -> [UInt8] { Array(json.utf8) }

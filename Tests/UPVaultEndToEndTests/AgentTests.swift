@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import UPVault
+import UPVaultTesting
 
 extension CLI {
     /// A vault with one secret, unlocked; afterwards the passphrase file is out of the environment, so

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import UPVaultTesting
 
 /// Every documented exit code, with its one line on stderr.
 @Suite struct ExitCodeTests {

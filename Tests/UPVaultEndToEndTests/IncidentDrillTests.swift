@@ -1,6 +1,7 @@
 import Foundation
 import NIOHTTP1
 import Testing
+import UPVaultTesting
 
 /// The Heartbleed drill against the sandbox: rotation with a grace window, the cut-off, the bulk
 /// refresh of every grant, the audit; with faults; and with the refresh killed and resumed.
@@ -109,18 +110,20 @@ import Testing
     }
 
     @Test func killedWithSIGKILLAndResumedNothingLost() async throws {
-        // 800 grants, 8 at a time, 10 ms each: a run lasts at least a second, so the first kill lands mid-run.
+        // 800 grants, 8 at a time: each kill lands once the sandbox has taken some more refreshes (100 at
+        // first, then 20 to 100 more) and holds the next ones unanswered, so every kill is mid-run.
         let (cli, sandbox) = try await Self.seeded(800, sandbox: ["--latency-ms", "10"])
         defer { cli.cleanUp() }
         try await sandbox.admin("invalidate-access-tokens")
         var generator = SystemRandomNumberGenerator()
+        var answered = try await sandbox.stats()["refresh_grants"] ?? 0
         for attempt in 0..<4 {
             let command = try RunningCommand(
                 cli: cli,
                 attempt == 0
                     ? ["refresh", "--all", "--concurrency", "8"] : ["refresh", "--resume", "--concurrency", "8"])
-            usleep(attempt == 0 ? 400_000 : UInt32.random(in: 150_000...600_000, using: &generator))
-            command.signal(SIGKILL)
+            let more = attempt == 0 ? 100 : Int.random(in: 20...100, using: &generator)
+            answered = try await sandbox.killMidRun(command, after: answered + more)
             _ = try command.finish()
             if attempt == 0 {
                 // The kill really interrupted a run: its journal is there to resume.
@@ -147,13 +150,14 @@ import Testing
     @Test func killedWithRotatingRefreshTokensLosesNothingSilently() async throws {
         let (cli, sandbox) = try await Self.seeded(400, sandbox: ["--latency-ms", "10", "--rotate-refresh-tokens"])
         defer { cli.cleanUp() }
+        var answered = try await sandbox.stats()["refresh_grants"] ?? 0
         for attempt in 0..<3 {
             let command = try RunningCommand(
                 cli: cli,
                 attempt == 0
                     ? ["refresh", "--all", "--concurrency", "8"] : ["refresh", "--resume", "--concurrency", "8"])
-            usleep(UInt32(250_000 + attempt * 100_000))
-            command.signal(SIGKILL)
+            // Killed once the sandbox has taken 60 more refreshes and holds the next: mid-run, as it proves.
+            answered = try await sandbox.killMidRun(command, after: answered + 60)
             _ = try command.finish()
             if attempt == 0 {
                 let pending = try cli.run(["refresh", "--resume", "--dry-run"])

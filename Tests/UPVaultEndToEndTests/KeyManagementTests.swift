@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import UPVaultTesting
 
 /// passwd, rekey, recovery keys, status, fsck and compact through the binary.
 @Suite struct KeyManagementTests {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import UPVaultTesting
 
 /// The main job: from a kiefer config.json to tokens from the vault, and the plaintext file gone.
 @Suite struct KieferMigrationTests {

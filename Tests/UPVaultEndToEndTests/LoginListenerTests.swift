@@ -1,6 +1,7 @@
 import Foundation
 import NIOHTTP1
 import Testing
+import UPVaultTesting
 
 /// `login --listen` and what no command may leak: argv, stderr, the vault file.
 @Suite struct LoginListenerTests {

@@ -1,6 +1,7 @@
 import Foundation
 import NIOHTTP1
 import Testing
+import UPVaultTesting
 
 /// The OAuth commands against upvault-sandbox, run as a user would run them.
 @Suite struct OAuthFlowTests {

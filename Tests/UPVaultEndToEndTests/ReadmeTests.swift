@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import UPVaultTesting
 
 /// Runs every ```sh block of README.md's "Usage" section, in order, in one shell with a fresh HOME
 /// and the built upvault on PATH. A README snippet that stops working fails this test.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import UPVaultTesting
 
 /// `token` through the agent, `exec` and `inject`: tokens for scripts.
 @Suite struct ScriptToolsTests {

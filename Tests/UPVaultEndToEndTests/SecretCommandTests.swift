@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import UPVaultTesting
 
 @Suite struct SecretCommandTests {
     @Test func storeReadListRemove() throws {

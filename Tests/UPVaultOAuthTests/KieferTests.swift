@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import UPVault
+import UPVaultTesting
 
 @testable import UPVaultOAuth
 

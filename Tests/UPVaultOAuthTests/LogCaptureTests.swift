@@ -3,6 +3,7 @@ import InMemoryLogging
 import Logging
 import Testing
 import UPVault
+import UPVaultTesting
 
 @testable import UPVaultOAuth
 
@@ -10,7 +11,7 @@ import UPVault
 /// secret, no passphrase, whatever the level.
 @Suite struct LogCaptureTests {
     static let secrets = [
-        "secret-1", "old-access", "old-refresh", "new-access", "new-refresh", "the-code-abc", "pass",
+        "secret-1", "old-access", "old-refresh", "new-access", "new-refresh", "the-code-abc", testPassphrase,
     ]
 
     func logger(_ handler: InMemoryLogHandler) -> Logger {

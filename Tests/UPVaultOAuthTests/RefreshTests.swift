@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import UPVault
+import UPVaultTesting
 
 @testable import UPVaultOAuth
 
@@ -112,9 +113,7 @@ import UPVault
             return json(200, tokenJSON)
         }
         // Two vault handles, as two processes would have: only the entry lock stands between them.
-        let second = try Vault.open(
-            at: fixture.vault.path, passphrase: SecureBytes(copying: Array("pass".utf8)),
-            limits: KDFLimits(opsLimit: 1...10, memLimit: 8192...(1 << 30)))
+        let second = try Vault.open(at: fixture.vault.path, passphrase: secure(testPassphrase), limits: testLimits)
         let now = fixture.now
         let clients = [
             fixture.client(transport),

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 import UPVault
+import UPVaultTesting
 
 @testable import UPVaultOAuth
 
@@ -45,22 +46,16 @@ func json(_ status: Int, _ text: String, headers: [(String, String)] = []) -> HT
 let tokenJSON =
     #"{"access_token": "new-access", "token_type": "Bearer", "expires_in": 31536000, "refresh_token": "new-refresh"}"#
 
-/// A private temporary directory with a vault at the cheapest Argon2id cost.
+/// A vault at the cheapest Argon2id cost in a temporary directory, and a clock the test sets.
 final class Fixture: @unchecked Sendable {
-    let directory: String
-    let vault: Vault
+    private let vaultFixture: VaultFixture
+    var vault: Vault { vaultFixture.vault }
+    var directory: String { vaultFixture.directory.path }
     var now: Int64 = 1_700_000_000
 
     init() throws {
-        var template = Array((NSTemporaryDirectory() + "/upvault-oauth-XXXXXX").utf8CString)
-        _ = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        directory = String(cString: template)
-        vault = try Vault.create(
-            at: directory + "/vault.upv", passphrase: SecureBytes(copying: Array("pass".utf8)),
-            kdf: KDFParameters(opsLimit: 1, memLimit: 8192))
+        vaultFixture = try VaultFixture(prefix: "upvault-oauth")
     }
-
-    deinit { try? FileManager.default.removeItem(atPath: directory) }
 
     func client(_ transport: StubTransport) -> OAuthClient {
         let now = self.now

@@ -1,4 +1,5 @@
 import Testing
+import UPVaultTesting
 
 @testable import UPVault
 

@@ -1,5 +1,6 @@
 import Testing
 import UPVault
+import UPVaultTesting
 
 /// README's "From Swift" snippet, as written there (plain `import UPVault`, public API only).
 @Suite struct ReadmeLibraryTests {

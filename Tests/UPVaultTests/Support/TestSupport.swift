@@ -1,42 +1,13 @@
 import Foundation
 import Testing
+import UPVaultTesting
 
 @testable import UPVault
 
-/// Argon2id at libsodium's minimum cost: tests exercise the real code path in microseconds.
-let testKDF = KDFParameters(opsLimit: 1, memLimit: 8192)
-let testLimits = KDFLimits(opsLimit: 1...10, memLimit: 8192...(1 << 30))
-let testPassphrase = "correct horse battery staple"
-
-func secure(_ text: String) -> SecureBytes { SecureBytes(copying: Array(text.utf8)) }
 func text(_ bytes: borrowing SecureBytes?) -> String? {
     switch bytes {
     case .some(let value): return value.utf8String()
     case .none: return nil
-    }
-}
-
-/// A private (0700) temporary directory, removed when the value goes away.
-final class TemporaryDirectory {
-    let path: String
-
-    init() {
-        var template = Array((NSTemporaryDirectory() + "/upvault-test-XXXXXX").utf8CString)
-        let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        precondition(created != nil, "mkdtemp failed")
-        path = String(cString: template)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    func file(_ name: String) -> String { path + "/" + name }
-
-    /// A 0600 file holding `contents`.
-    func privateFile(_ name: String, contents: String) -> String {
-        let target = file(name)
-        FileManager.default.createFile(
-            atPath: target, contents: Data(contents.utf8), attributes: [.posixPermissions: 0o600])
-        return target
     }
 }
 

@@ -13,7 +13,7 @@ import Synchronization
 /// - `POST /admin/expire-access-tokens[?user=XID]`: access tokens past their expiry (API answers 401).
 /// - `POST /admin/revoke?user=XID`: the user removes the app (refresh answers access_denied).
 /// - `POST /admin/settings?rotate_refresh_tokens=1&deny=0&errors_with_200=0&access_token_lifetime=S`
-/// - `POST /admin/faults?server_error_rate=0.1&drop_rate=0.02&rate_limit_rate=0.01&retry_after=1&latency_ms=0&error_200_rate=0`
+/// - `POST /admin/faults?server_error_rate=0.1&drop_rate=0.02&rate_limit_rate=0.01&retry_after=1&latency_ms=0&error_200_rate=0&hold_after=0`
 /// - `POST /admin/seed?count=N`: N new users with grants, returned as a JSON array.
 func addAdminRoutes(to router: Router<SandboxContext>, provider: Provider) {
     let admin = router.group("admin").add(middleware: LoopbackOnly())
@@ -75,6 +75,7 @@ func addAdminRoutes(to router: Router<SandboxContext>, provider: Provider) {
             if let value = query.get("retry_after").flatMap({ Int($0) }) { state.faults.retryAfter = value }
             if let value = query.get("latency_ms").flatMap({ Int($0) }) { state.faults.latencyMilliseconds = value }
             if let value = query.get("error_200_rate").flatMap({ Double($0) }) { state.faults.error200Rate = value }
+            if let value = query.get("hold_after").flatMap({ Int($0) }) { state.faults.holdAfter = max(0, value) }
         }
         return Response.json(["ok": .bool(true)], status: .ok)
     }

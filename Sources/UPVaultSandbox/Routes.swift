@@ -1,16 +1,16 @@
 import FoundationEssentials
 import HTTPTypes
-import Hummingbird
-import NIOCore
+public import Hummingbird
+public import NIOCore
 import Synchronization
 import UPVault
 
 /// A request context that keeps the connection, so a fault can drop it without answering.
-struct SandboxContext: RequestContext {
-    var coreContext: CoreRequestContextStorage
+public struct SandboxContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
     let channel: any Channel
 
-    init(source: ApplicationRequestContextSource) {
+    public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         channel = source.channel
     }
@@ -33,7 +33,9 @@ enum Paths {
 
 struct DroppedConnection: Error {}
 
-func buildRouter(provider: Provider) -> Router<SandboxContext> {
+/// The sandbox's routes on `provider`: Jawbone's authorize, token, API and refresh-token endpoints, and
+/// the `/admin` switches (loopback peers only).
+public func buildRouter(provider: Provider) -> Router<SandboxContext> {
     let router = Router(context: SandboxContext.self)
 
     router.get(RouterPath(stringLiteral: Paths.authorize)) { request, context -> Response in
@@ -60,6 +62,7 @@ func buildRouter(provider: Provider) -> Router<SandboxContext> {
             parameters.clientID = parameters.clientID ?? id
             parameters.clientSecret = parameters.clientSecret ?? secret
         }
+        if parameters.grantType == "refresh_token" { await provider.holdIfAsked() }
         switch provider.token(parameters) {
         case .tokens(let access, let refresh, let expiresIn):
             // Jawbone's token JSON: no scope member.

@@ -1,4 +1,4 @@
-import Synchronization
+public import Synchronization
 import UPVault
 
 #if canImport(Glibc)
@@ -7,17 +7,28 @@ import Glibc
 
 /// The provider's whole state: clients, users, grants, codes, switches, faults and counters, behind
 /// one mutex. Everything a test or benchmark needs to see is in `Statistics`.
-final class Provider: Sendable {
-    struct ClientSecret: Sendable {
-        var value: String
+public final class Provider: Sendable {
+    public struct ClientSecret: Sendable {
+        public var value: String
         /// Unix seconds after which it no longer authenticates; nil while current.
-        var validUntil: Int64?
+        public var validUntil: Int64?
+
+        public init(value: String, validUntil: Int64? = nil) {
+            self.value = value
+            self.validUntil = validUntil
+        }
     }
 
-    struct Client: Sendable {
-        var id: String
-        var secrets: [ClientSecret]
-        var redirectPrefixes: [String]
+    public struct Client: Sendable {
+        public var id: String
+        public var secrets: [ClientSecret]
+        public var redirectPrefixes: [String]
+
+        public init(id: String, secrets: [ClientSecret], redirectPrefixes: [String]) {
+            self.id = id
+            self.secrets = secrets
+            self.redirectPrefixes = redirectPrefixes
+        }
     }
 
     struct User: Sendable {
@@ -25,13 +36,13 @@ final class Provider: Sendable {
         var revoked = false
     }
 
-    struct GrantRecord: Sendable {
-        var user: String
-        var client: String
-        var accessToken: String
-        var accessExpiresAt: Int64
-        var refreshToken: String
-        var scope: String
+    public struct GrantRecord: Sendable {
+        public var user: String
+        public var client: String
+        public var accessToken: String
+        public var accessExpiresAt: Int64
+        public var refreshToken: String
+        public var scope: String
     }
 
     struct PendingCode: Sendable {
@@ -43,12 +54,22 @@ final class Provider: Sendable {
         var expiresAt: Int64
     }
 
-    struct Settings: Sendable, Codable {
-        var rotateRefreshTokens = false
-        var accessTokenLifetime: Int64 = 31_536_000
-        var deny = false
+    public struct Settings: Sendable, Codable {
+        public init(
+            rotateRefreshTokens: Bool = false, accessTokenLifetime: Int64 = 31_536_000, deny: Bool = false,
+            errorsWith200: Bool = false
+        ) {
+            self.rotateRefreshTokens = rotateRefreshTokens
+            self.accessTokenLifetime = accessTokenLifetime
+            self.deny = deny
+            self.errorsWith200 = errorsWith200
+        }
+
+        public var rotateRefreshTokens = false
+        public var accessTokenLifetime: Int64 = 31_536_000
+        public var deny = false
         /// Token endpoint errors answered with HTTP 200 (as some Jawbone-era clients had to expect).
-        var errorsWith200 = false
+        public var errorsWith200 = false
 
         enum CodingKeys: String, CodingKey {
             case deny
@@ -58,14 +79,29 @@ final class Provider: Sendable {
         }
     }
 
-    struct Faults: Sendable, Codable {
-        var serverErrorRate = 0.0
-        var dropRate = 0.0
-        var rateLimitRate = 0.0
-        var retryAfter = 1
-        var latencyMilliseconds = 0
+    public struct Faults: Sendable, Codable {
+        public init(
+            serverErrorRate: Double = 0, dropRate: Double = 0, rateLimitRate: Double = 0, retryAfter: Int = 1,
+            latencyMilliseconds: Int = 0, error200Rate: Double = 0
+        ) {
+            self.serverErrorRate = serverErrorRate
+            self.dropRate = dropRate
+            self.rateLimitRate = rateLimitRate
+            self.retryAfter = retryAfter
+            self.latencyMilliseconds = latencyMilliseconds
+            self.error200Rate = error200Rate
+        }
+
+        public var serverErrorRate = 0.0
+        public var dropRate = 0.0
+        public var rateLimitRate = 0.0
+        public var retryAfter = 1
+        public var latencyMilliseconds = 0
         /// Token requests answered `{"error": "temporarily_unavailable"}` with HTTP 200.
-        var error200Rate = 0.0
+        public var error200Rate = 0.0
+        /// Refresh requests beyond this many (counted since start) wait, unanswered, until it is set to 0
+        /// or raised: a test kills a client mid-run at a point the provider proves. 0: off.
+        public var holdAfter = 0
 
         enum CodingKeys: String, CodingKey {
             case serverErrorRate = "server_error_rate"
@@ -74,20 +110,21 @@ final class Provider: Sendable {
             case retryAfter = "retry_after"
             case latencyMilliseconds = "latency_ms"
             case error200Rate = "error_200_rate"
+            case holdAfter = "hold_after"
         }
     }
 
-    struct Statistics: Sendable, Codable {
-        var tokenRequests = 0
-        var authorizationCodeGrants = 0
-        var refreshGrants = 0
-        var refreshesSucceeded = 0
+    public struct Statistics: Sendable, Codable {
+        public var tokenRequests = 0
+        public var authorizationCodeGrants = 0
+        public var refreshGrants = 0
+        public var refreshesSucceeded = 0
         /// Refresh requests that presented a refresh token already consumed by rotation.
-        var consumedRefreshTokenReuses = 0
-        var invalidClient = 0
-        var apiRequests = 0
-        var unauthorizedAPIRequests = 0
-        var faultsInjected = 0
+        public var consumedRefreshTokenReuses = 0
+        public var invalidClient = 0
+        public var apiRequests = 0
+        public var unauthorizedAPIRequests = 0
+        public var faultsInjected = 0
 
         enum CodingKeys: String, CodingKey {
             case tokenRequests = "token_requests"
@@ -120,7 +157,7 @@ final class Provider: Sendable {
 
     let state: Mutex<State>
 
-    init(client: Client, settings: Settings, faults: Faults) {
+    public init(client: Client, settings: Settings = Settings(), faults: Faults = Faults()) {
         var initial = State(client: client)
         initial.settings = settings
         initial.faults = faults
@@ -129,7 +166,7 @@ final class Provider: Sendable {
 
     static func now() -> Int64 { Int64(time(nil)) }
 
-    static func token() -> String { Base64URL.randomToken(byteCount: 24) }
+    public static func token() -> String { Base64URL.randomToken(byteCount: 24) }
 
     // MARK: Clients
 
@@ -140,7 +177,7 @@ final class Provider: Sendable {
     }
 
     /// A new secret becomes current; the others stay valid for `grace` seconds more (at most).
-    func rotateSecret(grace: Int64) -> (secret: String, oldValidUntil: Int64) {
+    public func rotateSecret(grace: Int64) -> (secret: String, oldValidUntil: Int64) {
         let now = Self.now()
         let fresh = Self.token()
         return state.withLock { state in
@@ -154,7 +191,7 @@ final class Provider: Sendable {
     }
 
     /// The grace window ends now: only the current secret authenticates.
-    func endGrace() {
+    public func endGrace() {
         let now = Self.now()
         state.withLock { state in
             for index in state.client.secrets.indices where state.client.secrets[index].validUntil != nil {
@@ -193,7 +230,7 @@ final class Provider: Sendable {
     }
 
     /// Seeds `count` new users with grants, as if each had logged in.
-    func seed(count: Int) -> [GrantRecord] {
+    public func seed(count: Int) -> [GrantRecord] {
         state.withLock { state in
             (0..<count).map { _ in issueGrant(user: nil, scope: "basic_read move_read", state: &state) }
         }
@@ -210,7 +247,7 @@ final class Provider: Sendable {
     }
 
     /// The 2014-04-25 event: every access token stops working (refresh tokens survive).
-    func invalidateAccessTokens() -> Int {
+    public func invalidateAccessTokens() -> Int {
         state.withLock { state in
             let count = state.byAccessToken.count
             state.byAccessToken.removeAll()
@@ -219,7 +256,7 @@ final class Provider: Sendable {
     }
 
     /// Makes one user's access token (or every one) expired.
-    func expireAccessTokens(user: String?) {
+    public func expireAccessTokens(user: String?) {
         state.withLock { state in
             for (id, record) in state.grants where user == nil || record.user == user {
                 state.grants[id]?.accessExpiresAt = Self.now() - 1
@@ -227,7 +264,7 @@ final class Provider: Sendable {
         }
     }
 
-    func revoke(user: String) -> Bool {
+    public func revoke(user: String) -> Bool {
         state.withLock { state in
             guard state.users[user] != nil else { return false }
             state.users[user]?.revoked = true
@@ -235,5 +272,29 @@ final class Provider: Sendable {
         }
     }
 
-    var statistics: Statistics { state.withLock { $0.statistics } }
+    public var statistics: Statistics { state.withLock { $0.statistics } }
+
+    /// The registered client's id.
+    public var clientID: String { state.withLock { $0.client.id } }
+
+    /// A kiefer config.json with this client and one seeded user's tokens: what a kiefer user had.
+    public func kieferConfig(secret: String, redirectURI: String, grant: GrantRecord) -> String {
+        let json: JSON = [
+            "client_id": .string(clientID), "client_secret": .string(secret), "redirect_uri": .string(redirectURI),
+            "scope": [.string("basic_read"), .string("move_read")], "access_token": .string(grant.accessToken),
+            "refresh_token": .string(grant.refreshToken),
+        ]
+        return json.serialized + "\n"
+    }
+
+    /// Waits while the `hold_after` fault holds refresh requests (see `Faults.holdAfter`).
+    func holdIfAsked() async {
+        while true {
+            let held = state.withLock { state in
+                state.faults.holdAfter > 0 && state.statistics.refreshGrants >= state.faults.holdAfter
+            }
+            guard held else { return }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+    }
 }

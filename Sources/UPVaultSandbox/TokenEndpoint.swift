@@ -154,12 +154,12 @@ extension Provider {
 }
 
 /// Form encoding as the provider writes it into redirect URLs.
-enum Form {
-    static func encode(_ fields: [(String, String)]) -> String {
+public enum Form {
+    public static func encode(_ fields: [(String, String)]) -> String {
         fields.map { "\(escape($0.0))=\(escape($0.1))" }.joined(separator: "&")
     }
 
-    static func escape(_ text: String) -> String {
+    public static func escape(_ text: String) -> String {
         var out = ""
         for byte in text.utf8 {
             if (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39)
