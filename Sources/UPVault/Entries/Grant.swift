@@ -65,3 +65,28 @@ public struct Grant: CodableEntry, Equatable {
         case statusReason = "status_reason"
     }
 }
+
+/// A grant without its tokens: what may be listed and printed.
+public struct GrantSummary: Codable, Sendable, Equatable {
+    public var app: String
+    public var user: String
+    public var status: String
+    public var statusReason: String?
+    public var issuedAt: UnixTime
+    public var expiresAt: UnixTime?
+    public var lastRefreshAt: UnixTime?
+    public var hasRefreshToken: Bool
+    public var secretFingerprint: String?
+
+    public init(_ grant: Grant) {
+        app = grant.app
+        user = grant.user
+        status = grant.status.rawValue
+        statusReason = grant.statusReason
+        issuedAt = UnixTime(grant.issuedAt)
+        expiresAt = grant.expiresAt.map(UnixTime.init)
+        lastRefreshAt = grant.lastRefreshAt.map(UnixTime.init)
+        hasRefreshToken = grant.refreshToken != nil
+        secretFingerprint = grant.secretFingerprint
+    }
+}

@@ -35,3 +35,49 @@ extension VaultStore {
         return owned.count
     }
 }
+
+/// An app without its secrets' values: each secret by fingerprint and state, and how many grants it has.
+public struct AppSummary: Codable, Sendable, Equatable {
+    public struct Secret: Codable, Sendable, Equatable {
+        public var fingerprint: String
+        public var state: App.SecretState
+        public var addedAt: UnixTime
+        public var validUntil: UnixTime?
+    }
+
+    public var name: String
+    public var provider: String
+    public var clientId: String
+    public var redirectUri: String
+    public var scopes: [String]
+    public var endpoints: App.Endpoints
+    public var clientAuthentication: App.ClientAuthentication
+    public var supportsPkce: Bool
+    public var clientSecrets: [Secret]
+    public var grants: Int
+
+    public init(_ app: App, grants: Int, at now: Int64) {
+        name = app.name
+        provider = app.provider
+        clientId = app.clientID
+        redirectUri = app.redirectURI
+        scopes = app.scopes
+        endpoints = app.endpoints
+        clientAuthentication = app.clientAuthentication
+        supportsPkce = app.supportsPKCE
+        clientSecrets = app.clientSecrets.map { secret in
+            Secret(
+                fingerprint: secret.fingerprint(clientID: app.clientID), state: app.state(of: secret, at: now),
+                addedAt: UnixTime(secret.addedAt), validUntil: secret.validUntil.map(UnixTime.init))
+        }
+        self.grants = grants
+    }
+}
+
+extension VaultStore {
+    /// The app named `name`, summarised at `now`; `entryNotFound` when there is none.
+    public func appSummary(named name: String, at now: Int64) throws -> AppSummary {
+        guard let app = try entry(App.self, named: name) else { throw VaultError.entryNotFound(EntryKey(.app, name)) }
+        return AppSummary(app, grants: try grantNames(of: name).count, at: now)
+    }
+}

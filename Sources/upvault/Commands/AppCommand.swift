@@ -29,7 +29,7 @@ struct AppCommand: ParsableCommand {
             try options.openStore().addApp(named: name, replace: replace) {
                 try preset.app(
                     named: name, clientID: clientId,
-                    clientSecret: try Terminal.readSecretLine(name: "\(name) client secret"),
+                    clientSecret: try SecretInput.readLine(name: "\(name) client secret"),
                     redirectURI: redirectUri, scopes: scope.map { $0.split(separator: " ").map(String.init) },
                     endpoints: resolved, clientAuthentication: endpoints.clientAuth?.value, pkce: pkce,
                     now: TimeText.now())
@@ -61,70 +61,26 @@ struct AppCommand: ParsableCommand {
         @Argument var name: String
 
         func run() throws {
-            let vault = try options.openStore()
-            guard let app = try vault.entry(App.self, named: name) else {
-                throw VaultError.entryNotFound(EntryKey(.app, name))
-            }
-            let now = TimeText.now()
-            let secrets = app.clientSecrets.map { secret in
-                SecretView(
-                    fingerprint: secret.fingerprint(clientID: app.clientID),
-                    state: app.state(of: secret, at: now).rawValue,
-                    addedAt: TimeText.iso8601(secret.addedAt), validUntil: secret.validUntil.map(TimeText.iso8601))
-            }
-            let grants = try vault.grantNames(of: app.name).count
+            let app = try options.openStore().appSummary(named: name, at: TimeText.now())
             if options.json {
-                try JSONOutput.print(AppView(app: app, secrets: secrets, grants: grants))
+                try JSONOutput.print(app)
                 return
             }
             var lines = [
-                "app:           \(app.name)", "provider:      \(app.provider)", "client id:     \(app.clientID)",
-                "redirect uri:  \(app.redirectURI)", "scopes:        \(app.scopes.joined(separator: " "))",
+                "app:           \(app.name)", "provider:      \(app.provider)", "client id:     \(app.clientId)",
+                "redirect uri:  \(app.redirectUri)", "scopes:        \(app.scopes.joined(separator: " "))",
                 "authorize:     \(app.endpoints.authorize)", "token:         \(app.endpoints.token)",
                 "api base:      \(app.endpoints.apiBase ?? "-")",
                 "refresh token: \(app.endpoints.refreshTokenRecovery ?? "-")",
                 "client auth:   \(app.clientAuthentication.rawValue)",
-                "pkce:          \(app.supportsPKCE ? "yes" : "no")",
-                "grants:        \(grants)", "client secrets:",
+                "pkce:          \(app.supportsPkce ? "yes" : "no")",
+                "grants:        \(app.grants)", "client secrets:",
             ]
-            for secret in secrets {
+            for secret in app.clientSecrets {
                 let until = secret.validUntil.map { "  valid until \($0)" } ?? ""
-                lines.append("  \(secret.fingerprint)  \(secret.state)  added \(secret.addedAt)" + until)
+                lines.append("  \(secret.fingerprint)  \(secret.state.rawValue)  added \(secret.addedAt)" + until)
             }
             Terminal.out(lines.joined(separator: "\n") + "\n")
-        }
-
-        struct SecretView: Encodable {
-            var fingerprint: String
-            var state: String
-            var addedAt: String
-            var validUntil: String?
-        }
-
-        /// The app without its secrets' values.
-        struct AppView: Encodable {
-            var app: App
-            var secrets: [SecretView]
-            var grants: Int
-
-            func encode(to encoder: any Encoder) throws {
-                var container = encoder.container(keyedBy: Keys.self)
-                try container.encode(app.name, forKey: .name)
-                try container.encode(app.provider, forKey: .provider)
-                try container.encode(app.clientID, forKey: .clientId)
-                try container.encode(app.redirectURI, forKey: .redirectUri)
-                try container.encode(app.scopes, forKey: .scopes)
-                try container.encode(app.endpoints, forKey: .endpoints)
-                try container.encode(app.clientAuthentication, forKey: .clientAuthentication)
-                try container.encode(app.supportsPKCE, forKey: .supportsPkce)
-                try container.encode(secrets, forKey: .clientSecrets)
-                try container.encode(grants, forKey: .grants)
-            }
-
-            enum Keys: CodingKey {
-                case name, provider, clientId, redirectUri, scopes, endpoints, clientAuthentication, supportsPkce
-                case clientSecrets, grants
-            }
         }
     }
 
@@ -168,7 +124,7 @@ struct AppCommand: ParsableCommand {
         func run() async throws {
             let until = graceUntil?.seconds ?? TimeText.now() + (grace?.seconds ?? 14 * 86_400)
             let store = try options.openStore()
-            guard let text = try Terminal.readSecret(name: "\(app) new client secret", raw: false).utf8String() else {
+            guard let text = try SecretInput.read(name: "\(app) new client secret", raw: false).utf8String() else {
                 throw CLIError(description: "the client secret must be text", category: .usage)
             }
             let rotated = try await withOAuthClient(store, logger: options.logger) { client in

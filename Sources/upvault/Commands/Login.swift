@@ -41,35 +41,10 @@ struct Login: AsyncParsableCommand {
             return try await client.completeAuthorization(request, redirectURL: redirect, user: user)
         }
         if options.json {
-            try JSONOutput.print(GrantView(grant))
+            try JSONOutput.print(GrantSummary(grant))
         } else {
             Terminal.error(
                 "logged in: grant \(grant.entryName), expires \(grant.expiresAt.map(TimeText.iso8601) ?? "unknown")")
         }
-    }
-}
-
-/// A grant without its tokens.
-struct GrantView: Encodable {
-    var app: String
-    var user: String
-    var status: String
-    var statusReason: String?
-    var issuedAt: String
-    var expiresAt: String?
-    var lastRefreshAt: String?
-    var hasRefreshToken: Bool
-    var secretFingerprint: String?
-
-    init(_ grant: Grant) {
-        app = grant.app
-        user = grant.user
-        status = grant.status.rawValue
-        statusReason = grant.statusReason
-        issuedAt = TimeText.iso8601(grant.issuedAt)
-        expiresAt = grant.expiresAt.map(TimeText.iso8601)
-        lastRefreshAt = grant.lastRefreshAt.map(TimeText.iso8601)
-        hasRefreshToken = grant.refreshToken != nil
-        secretFingerprint = grant.secretFingerprint
     }
 }

@@ -8,47 +8,24 @@ struct Status: ParsableCommand {
     @OptionGroup var options: GlobalOptions
 
     func run() throws {
-        let path = options.vaultPath
-        guard Vault.exists(at: path) else { throw VaultError.vaultNotFound(path: path) }
-        let summary = try Vault.inspect(at: path)
-        let agent = try AgentClient.connect(vaultPath: path, environment: options.environment)?.status()
-        let report = StatusReport(
-            path: summary.path, state: agent == nil ? "locked" : "unlocked",
-            agentPID: agent?.pid, locksAt: agent.map { TimeText.iso8601($0.expiresAt) },
-            idleLocksAt: agent.map { TimeText.iso8601($0.idleExpiresAt) },
-            secondsLeft: agent.map { max(0, min($0.expiresAt, $0.idleExpiresAt) - TimeText.now()) },
-            format: "UPV\(summary.formatVersion)", vaultID: summary.vaultID,
-            generation: summary.generation, createdAt: summary.createdAt, kdf: summary.kdf?.description,
-            recoveryKey: summary.hasRecoveryKey, fileSize: summary.fileSize)
+        let report = try VaultStatus.of(vaultAt: options.vaultPath, environment: options.environment)
         if options.json {
             try JSONOutput.print(report)
             return
         }
+        let state = report.locksAt.map { locksAt in
+            "unlocked (agent pid \(report.agentPid ?? 0)): locks at \(locksAt) or after "
+                + "\(TimeText.remaining(report.idleLocksAt?.seconds ?? 0)) without use"
+        }
         Terminal.out(
             """
             vault:        \(report.path)
-            state:        \(agent.map { "unlocked (agent pid \($0.pid)): locks at \(TimeText.iso8601($0.expiresAt)) or after \(TimeText.remaining($0.idleExpiresAt)) without use" } ?? "locked (commands ask for the passphrase; 'upvault unlock' to unlock once)")
+            state:        \(state ?? "locked (commands ask for the passphrase; 'upvault unlock' to unlock once)")
             format:       \(report.format), generation \(report.generation), created \(report.createdAt) (unix time)
             key:          \(report.kdf ?? "none")\(report.recoveryKey ? ", plus a recovery key" : "")
             file size:    \(report.fileSize) bytes
 
             """)
-    }
-
-    struct StatusReport: Encodable {
-        var path: String
-        var state: String
-        var agentPID: Int32?
-        var locksAt: String?
-        var idleLocksAt: String?
-        var secondsLeft: Int64?
-        var format: String
-        var vaultID: String
-        var generation: UInt64
-        var createdAt: UInt64
-        var kdf: String?
-        var recoveryKey: Bool
-        var fileSize: Int
     }
 }
 

@@ -20,7 +20,7 @@ struct SecretCommand: ParsableCommand {
         func run() throws {
             try EntryName.validate(EntryKey(.secret, name))
             let vault = try options.openStore()
-            try vault.setSecret(try Terminal.readSecret(name: name, raw: raw), named: name)
+            try vault.setSecret(try SecretInput.read(name: name, raw: raw), named: name)
             if !options.json { Terminal.error("stored secret '\(name)'") }
         }
     }

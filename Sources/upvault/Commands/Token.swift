@@ -35,7 +35,7 @@ struct Grants: ParsableCommand {
     func run() throws {
         let grants = try options.openStore().entries(Grant.self).filter { app == nil || $0.app == app }
         if options.json {
-            try JSONOutput.print(grants.map(GrantView.init))
+            try JSONOutput.print(grants.map(GrantSummary.init))
             return
         }
         let rows = grants.map { grant in

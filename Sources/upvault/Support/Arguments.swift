@@ -26,8 +26,8 @@ struct DateArgument: ExpressibleByArgument {
     var seconds: Int64
 
     init?(argument: String) {
-        guard let seconds = TimeText.parse(argument) else { return nil }
-        self.seconds = seconds
+        guard let time = UnixTime(parsing: argument) else { return nil }
+        seconds = time.seconds
     }
 }
 

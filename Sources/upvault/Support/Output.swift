@@ -1,8 +1,5 @@
 import FoundationEssentials
-
-#if canImport(Glibc)
-import Glibc
-#endif
+import UPVault
 
 /// `--json` output: one JSON document on stdout, keys sorted and in snake_case.
 enum JSONOutput {
@@ -28,40 +25,12 @@ enum Table {
     }
 }
 
-/// Times as the CLI reads and prints them: Unix seconds, UTC.
+/// Times as the CLI prints them (the format itself is `UnixTime`'s).
 enum TimeText {
-    static func now() -> Int64 { Int64(time(nil)) }
+    static func now() -> Int64 { UnixTime.now().seconds }
 
     /// `2026-11-21T06:30:00Z`.
-    static func iso8601(_ seconds: Int64) -> String {
-        var value = time_t(seconds)
-        var parts = tm()
-        gmtime_r(&value, &parts)
-        func pad(_ number: Int32, _ width: Int = 2) -> String {
-            let text = String(number)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1))-\(pad(parts.tm_mday))T"
-            + "\(pad(parts.tm_hour)):\(pad(parts.tm_min)):\(pad(parts.tm_sec))Z"
-    }
-
-    /// `2014-04-25`, `2014-04-25T12:00:00Z`, or Unix seconds.
-    static func parse(_ text: String) -> Int64? {
-        if let value = Int64(text) { return value }
-        let parts = text.split(whereSeparator: { "-T:Z".contains($0) }).compactMap { Int32($0) }
-        guard parts.count == 3 || parts.count == 6, parts[0] >= 1970 else { return nil }
-        var fields = tm()
-        fields.tm_year = parts[0] - 1900
-        fields.tm_mon = parts[1] - 1
-        fields.tm_mday = parts[2]
-        if parts.count == 6 {
-            fields.tm_hour = parts[3]
-            fields.tm_min = parts[4]
-            fields.tm_sec = parts[5]
-        }
-        guard (0...11).contains(fields.tm_mon), (1...31).contains(fields.tm_mday) else { return nil }
-        return Int64(timegm(&fields))
-    }
+    static func iso8601(_ seconds: Int64) -> String { UnixTime(seconds).iso8601 }
 
     /// `7h59m`, `12m30s`, `45s` until `deadline`.
     static func remaining(_ deadline: Int64) -> String {

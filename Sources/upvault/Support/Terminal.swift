@@ -63,42 +63,4 @@ enum Terminal {
         if bytes.last == UInt8(ascii: "\r") { bytes.removeLast() }
         return String(decoding: bytes, as: UTF8.self)
     }
-
-    static let maximumSecretLength = 1 << 20
-
-    /// A secret value from stdin or, on a terminal, a no-echo prompt, straight into secure memory.
-    /// Without `raw`, one trailing newline (and a CR before it) is dropped.
-    static func readSecret(name: String, raw: Bool) throws -> SecureBytes {
-        if standardInputIsTerminal {
-            return try PassphraseSource.terminal.read(prompt: "Value for secret '\(name)': ")
-        }
-        var buffer = SecureBytes(count: maximumSecretLength + 1)
-        var length = 0
-        try buffer.withUnsafeMutableBytes { (out) throws in
-            while length < out.count {
-                let count = Glibc.read(0, out.baseAddress! + length, out.count - length)
-                if count < 0 {
-                    if errno == EINTR { continue }
-                    throw VaultError.io(operation: "read", path: "stdin", errno: errno)
-                }
-                if count == 0 { break }
-                length += count
-            }
-            if !raw && length > 0 && out[length - 1] == UInt8(ascii: "\n") {
-                length -= 1
-                if length > 0 && out[length - 1] == UInt8(ascii: "\r") { length -= 1 }
-            }
-        }
-        guard length <= maximumSecretLength else { throw VaultError.valueTooLarge(byteCount: length) }
-        var value = SecureBytes(count: length)
-        value.withUnsafeMutableBytes { out in
-            buffer.withUnsafeBytes { out.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[0..<length])) }
-        }
-        return value
-    }
-
-    /// A secret that must be one line of text (a client secret).
-    static func readSecretLine(name: String) throws -> String {
-        try readSecret(name: name, raw: false).utf8String() ?? ""
-    }
 }
