@@ -29,7 +29,7 @@ public enum AgentService {
         }
         let socket = AgentSocket.path(environment: environment)
         let vault = try open()
-        let childEnvironment = environment.filter { !ExecEnvironment.withheld.contains($0.key) }
+        let childEnvironment = environment.filter { !ExecEnvironment.passphraseFiles.contains($0.key) }
         _ = try AgentLauncher.start(
             vault: vault, executable: try executable ?? FileSystem.executablePath(),
             arguments: [

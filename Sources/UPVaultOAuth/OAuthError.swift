@@ -69,7 +69,8 @@ public enum OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .insecureEndpoint(let url): "refusing \(url): only HTTPS, or http on a loopback address, is allowed"
         case .malformedURL(let reason): "malformed URL: \(reason)"
-        case .redirectMismatch(let expected): "the redirect URL does not start with the app's redirect URI \(expected)"
+        case .redirectMismatch(let expected):
+            "the redirect URL is not the app's redirect URI \(expected) (scheme, host, port and path must match)"
         case .stateMismatch: "the redirect's state does not match the login that was started (forged or stale callback)"
         case .missingAuthorizationCode: "the redirect URL carries neither a code nor an error"
         case .accessDenied: "access denied: the user did not grant access"

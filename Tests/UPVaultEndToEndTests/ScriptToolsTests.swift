@@ -58,6 +58,7 @@ import UPVaultTesting
         #expect(environment.status == 0)
         #expect(environment.stdout.contains("UP_ACCESS_TOKEN=\(original["access_token"]!)\n"))
         #expect(environment.stdout.contains("UP_CLIENT_ID=sandbox-client\n"))
+        #expect(!environment.stdout.contains("UPVAULT_"), "upvault's own settings reached the child")
         for secret in [original["refresh_token"]!, original["client_secret"]!, "hunter2"] {
             #expect(!environment.stdout.contains(secret))
         }

@@ -63,6 +63,23 @@ import UPVaultTesting
             "http://localhost.evil.example/callback?code=abc&state=STATE",
             OAuthError.insecureEndpoint("http://localhost.evil.example/callback")
         ),
+        // Matched exactly, not by prefix: a longer path, a user-info trick, another port.
+        (
+            "https://localhost/callbackEVIL/x?code=abc&state=STATE",
+            OAuthError.redirectMismatch(expected: "https://localhost/callback")
+        ),
+        (
+            "https://localhost/callback/x?code=abc&state=STATE",
+            OAuthError.redirectMismatch(expected: "https://localhost/callback")
+        ),
+        (
+            "https://localhost@evil.example/callback?code=abc&state=STATE",
+            OAuthError.redirectMismatch(expected: "https://localhost/callback")
+        ),
+        (
+            "https://localhost:8443/callback?code=abc&state=STATE",
+            OAuthError.redirectMismatch(expected: "https://localhost/callback")
+        ),
     ])
     func badRedirectsAreRefusedBeforeAnyRequest(redirect: String, expected: OAuthError) async throws {
         let fixture = try Fixture()
@@ -76,5 +93,24 @@ import UPVaultTesting
         }
         #expect(transport.requests.isEmpty)
         #expect(try fixture.grant() == nil)
+    }
+
+    /// A redirect URI without a path stands for `/` only; a loopback one without a port takes any port
+    /// (RFC 8252 §7.3); the default port may be written out.
+    @Test func redirectURIsCompareSchemeHostPortAndPath() throws {
+        func same(_ received: String, _ expected: String) throws -> Bool {
+            try ParsedURL(received).isRedirect(to: try ParsedURL(expected))
+        }
+        #expect(try same("https://example.com/?code=1", "https://example.com"))
+        #expect(try same("https://example.com:443/", "https://example.com"))
+        #expect(try same("HTTPS://EXAMPLE.com/", "https://example.com"))
+        #expect(try !same("https://example.com.evil.net/", "https://example.com"))
+        #expect(try !same("https://example.com@evil.net/", "https://example.com"))
+        #expect(try !same("https://example.com:444/", "https://example.com"))
+        #expect(try !same("http://example.com/", "https://example.com"))
+        #expect(try !same("https://example.com/cbEVIL/x", "https://example.com/cb"))
+        #expect(try same("http://127.0.0.1:53121/cb", "http://127.0.0.1/cb"))
+        #expect(try !same("http://127.0.0.1:53121/cb", "http://127.0.0.1:8080/cb"))
+        #expect(try !same("http://127.0.0.1:53121/cbx", "http://127.0.0.1/cb"))
     }
 }

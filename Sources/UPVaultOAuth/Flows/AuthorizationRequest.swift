@@ -45,7 +45,7 @@ public struct AuthorizationRequest: Sendable {
         try EndpointPolicy.check(text)
         let received = try ParsedURL(text)
         let expected = try ParsedURL(redirectURI)
-        guard received.withoutQuery.hasPrefix(expected.withoutQuery) else {
+        guard received.isRedirect(to: expected) else {
             throw .redirectMismatch(expected: redirectURI)
         }
         guard let receivedState = received.query("state"), ConstantTime.equals(receivedState, state) else {

@@ -48,6 +48,29 @@ struct ParsedURL {
         components.queryItems?.first { $0.name == name }?.value
     }
 
+    /// The port, or the scheme's default (443 for https, 80 for http).
+    var effectivePort: Int? {
+        components.port ?? (scheme == "https" ? 443 : scheme == "http" ? 80 : nil)
+    }
+
+    /// The path as sent, with an empty path read as `/`.
+    var path: String {
+        let path = components.percentEncodedPath
+        return path.isEmpty ? "/" : path
+    }
+
+    /// Whether this URL (a redirect received) is the redirect URI `expected` itself: the same scheme,
+    /// host, port and path, compared exactly (RFC 9700 §4.1.3), with no user information. For a
+    /// loopback redirect URI registered without a port, any port is accepted (RFC 8252 §7.3).
+    func isRedirect(to expected: ParsedURL) -> Bool {
+        guard components.user == nil, components.password == nil else { return false }
+        guard scheme == expected.scheme, host.lowercased() == expected.host.lowercased(), path == expected.path else {
+            return false
+        }
+        if expected.components.port == nil && scheme == "http" && EndpointPolicy.isLoopback(host: host) { return true }
+        return effectivePort == expected.effectivePort
+    }
+
     /// The URL without query and fragment, for comparing against a redirect URI.
     var withoutQuery: String {
         var copy = components

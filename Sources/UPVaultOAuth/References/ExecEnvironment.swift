@@ -1,10 +1,15 @@
 public import UPVault
 
 /// The environment `upvault exec` gives a program: fresh values from the vault under the names asked
-/// for, and nothing that would let the program read the vault's passphrase.
+/// for, and none of upvault's own settings (`UPVAULT_*`: the passphrase files, the vault, the agent's
+/// socket), so the program and its descendants learn only what was mapped for them.
 public enum ExecEnvironment {
-    /// Variables never passed on: they name the files holding the vault's passphrases.
-    public static let withheld: Set<String> = ["UPVAULT_PASSPHRASE_FILE", "UPVAULT_NEW_PASSPHRASE_FILE"]
+    /// Variables that name the files holding the vault's passphrases: never passed to any child, the
+    /// agent included.
+    public static let passphraseFiles: Set<String> = ["UPVAULT_PASSPHRASE_FILE", "UPVAULT_NEW_PASSPHRASE_FILE"]
+
+    /// Whether `exec` withholds a variable of the caller's environment from the program.
+    public static func isWithheld(_ name: String) -> Bool { name.hasPrefix("UPVAULT_") }
 
     /// `NAME=REF`: a variable name of letters, digits and `_`, and a reference (`SecretReference`).
     public static func mapping(_ text: String) throws(ReferenceError) -> (name: String, reference: SecretReference) {
@@ -36,7 +41,7 @@ public enum ExecEnvironment {
             variables.insert(("UP_CLIENT_ID", .clientID(app: grant.app)), at: 0)
             variables.insert(("UP_ACCESS_TOKEN", .accessToken(app: grant.app, user: grant.user)), at: 0)
         }
-        var environment = base.filter { !withheld.contains($0.key) }
+        var environment = base.filter { !isWithheld($0.key) }
         for (name, reference) in variables {
             environment[name] = try await reference.resolve(in: store)
         }
