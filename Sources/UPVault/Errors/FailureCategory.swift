@@ -16,7 +16,8 @@ public enum FailureCategory: String, Codable, Sendable, CaseIterable {
     case unavailable
     /// The vault is locked and there is no way to ask for the passphrase (exit 75).
     case locked
-    /// The agent has no room for another connection now: try again (exit 75, like locked, for scripts).
+    /// Busy: the agent has no room for another connection, or the vault's lock stayed held past its
+    /// time-out. Try again (exit 75, like locked, for scripts).
     case busy
     /// Wrong passphrase or recovery key, or damaged key slots (exit 77).
     case wrongPassphrase = "wrong_passphrase"
@@ -40,6 +41,7 @@ extension VaultError: CategorizedError {
         case .integrity, .unsupportedFormatVersion, .kdfParametersOutOfBounds: .integrity
         case .wrongPassphraseOrDamagedHeader: .wrongPassphrase
         case .invalidName, .valueTooLarge: .usage
+        case .lockTimeout: .busy
         default: .failure
         }
     }

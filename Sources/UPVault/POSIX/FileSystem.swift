@@ -42,6 +42,25 @@ package enum FileSystem {
         }
     }
 
+    /// The vault's lock file (`<vault>.lock`), created 0600 if missing. Never through a symbolic link,
+    /// and refused unless it is a regular file of ours that neither group nor others can write: a lock
+    /// file another user planted could otherwise hold every command, or point our writes elsewhere.
+    /// Opened read-only where the vault is (a vault on read-only media, or one we may only read).
+    package static func openLockFile(_ path: String) throws(VaultError) -> PosixFile {
+        let file: PosixFile
+        do {
+            file = try PosixFile.open(path, flags: O_RDWR | O_CREAT | O_NOFOLLOW, mode: 0o600)
+        } catch .io(_, _, let code) where code == EACCES || code == EROFS {
+            file = try PosixFile.open(path, flags: O_RDONLY | O_NOFOLLOW)
+        } catch .io(_, _, let code) where code == ELOOP {
+            throw .insecurePermissions(path: path, mode: 0, reason: "it is a symbolic link")
+        }
+        let status = try file.status()
+        guard status.isRegularFile else { throw .notARegularFile(path: path) }
+        try checkOwnership(status, path: path, isDirectory: false)
+        return file
+    }
+
     static func checkDirectory(of path: String) throws(VaultError) {
         let directory = directory(of: path)
         guard let status = try PosixFile.status(ofPath: directory) else {

@@ -149,10 +149,22 @@ package final class PosixFile: Sendable {
         if fsync(descriptor) != 0 { throw .syncFailed(path: path, errno: errno) }
     }
 
-    /// `flock`, waiting for the lock; EINTR is retried.
-    package func lock(exclusive: Bool) throws(VaultError) {
-        do { try syscall { flock(descriptor, exclusive ? LOCK_EX : LOCK_SH) } } catch {
-            throw .io(operation: "lock", path: path, errno: error.code)
+    /// `flock`, waiting at most `timeout` for the lock (`lockTimeout` after that); EINTR is retried.
+    package func lock(exclusive: Bool, timeout: Duration) throws(VaultError) {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: timeout)
+        var pause: UInt32 = 1000
+        while true {
+            do {
+                try syscall { flock(descriptor, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) }
+                return
+            } catch  where error.code == EWOULDBLOCK {
+                guard clock.now < deadline else { throw .lockTimeout(path: path, seconds: timeout.components.seconds) }
+                usleep(pause)
+                pause = min(pause * 2, 50_000)
+            } catch {
+                throw .io(operation: "lock", path: path, errno: error.code)
+            }
         }
     }
 

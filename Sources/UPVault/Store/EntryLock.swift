@@ -46,7 +46,7 @@ extension Vault {
     private static func lockEntry(
         vaultPath: String, offset: Int64, key: EntryKey, timeout: Duration
     ) async throws -> PosixFile {
-        let file = try PosixFile.open(Vault.lockPath(for: vaultPath), flags: O_RDWR | O_CREAT | O_CLOEXEC, mode: 0o600)
+        let file = try FileSystem.openLockFile(Vault.lockPath(for: vaultPath))
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: timeout)
         var pause = Duration.milliseconds(2)
@@ -100,7 +100,7 @@ public final class EntryLockSet: Sendable {
 
     public init(vault: Vault) throws(VaultError) {
         self.vault = vault
-        file = try PosixFile.open(Vault.lockPath(for: vault.path), flags: O_RDWR | O_CREAT | O_CLOEXEC, mode: 0o600)
+        file = try FileSystem.openLockFile(Vault.lockPath(for: vault.path))
     }
 
     /// Locks `key` unless another process holds it; false then.

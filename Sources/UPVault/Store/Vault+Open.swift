@@ -36,7 +36,7 @@ extension Vault {
         let keys = VaultKeys(masterKey: masterKey)
         let (bytes, committed) = Self.emptyLog(header: header, keys: keys)
         let lockFile = try openLockFile(for: path)
-        try lockFile.lock(exclusive: true)
+        try lockFile.lock(exclusive: true, timeout: Vault.defaultLockTimeout)
         defer { lockFile.unlock() }
         let temporary = try FileSystem.writeTemporary(near: path, chunks: [bytes])
         try FileSystem.install(temporary, at: path)
@@ -105,7 +105,7 @@ extension Vault {
         let status = try file.status()
         try FileSystem.checkOwnership(status, path: path, isDirectory: false)
         let lockFile = try openLockFile(for: path)
-        try lockFile.lock(exclusive: false)
+        try lockFile.lock(exclusive: false, timeout: Vault.defaultLockTimeout)
         defer { lockFile.unlock() }
         let state = try load(file: file, unlock: unlock)
         return Vault(path: path, lockFile: lockFile, state: state, logger: logger)
@@ -120,12 +120,7 @@ extension Vault {
     }
 
     static func openLockFile(for path: String) throws(VaultError) -> PosixFile {
-        let lockPath = lockPath(for: path)
-        do {
-            return try PosixFile.open(lockPath, flags: O_RDWR | O_CREAT, mode: 0o600)
-        } catch .io(_, _, let code) where code == EACCES || code == EROFS {
-            return try PosixFile.open(lockPath, flags: O_RDONLY)
-        }
+        try FileSystem.openLockFile(lockPath(for: path))
     }
 
     /// Reads and verifies a whole vault file: header, key slot, header MAC, every record, the seal.

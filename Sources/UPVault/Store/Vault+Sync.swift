@@ -58,7 +58,7 @@ extension Vault {
         _ state: inout State, exclusive: Bool, _ body: (inout State) throws(VaultError) -> sending R
     ) throws(VaultError) -> sending R {
         if state.wiped || (exclusive && state.unusable) { throw .handleUnusable }
-        try lockFile.lock(exclusive: exclusive)
+        try lockFile.lock(exclusive: exclusive, timeout: lockTimeout)
         defer { lockFile.unlock() }
         do {
             try refresh(&state)

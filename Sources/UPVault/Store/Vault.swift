@@ -17,6 +17,16 @@ public final class Vault: Sendable {
     let logger: Logger
     let lockFile: PosixFile
     let state: Mutex<State>
+    private let lockWait = Mutex<Duration>(Vault.defaultLockTimeout)
+
+    /// How long a call waits for another process holding the vault's lock before `lockTimeout`.
+    public static let defaultLockTimeout = Duration.seconds(30)
+
+    /// How long this handle's calls wait for the vault's lock (default `defaultLockTimeout`).
+    public var lockTimeout: Duration {
+        get { lockWait.withLock { $0 } }
+        set { lockWait.withLock { $0 = newValue } }
+    }
 
     /// A logger that discards everything: the library never configures logging itself.
     public static let silentLogger = Logger(label: "upvault", factory: { _ in SwiftLogNoOpLogHandler() })

@@ -40,6 +40,9 @@ public enum VaultError: Error, Sendable, Equatable, CustomStringConvertible {
     case rekeyedElsewhere
     /// Another thread or process held this entry's lock for the whole time-out.
     case entryLockTimeout(EntryKey)
+    /// The vault's lock file was held by another process for the whole time-out (a command stuck, or
+    /// another process of this user holding it on purpose).
+    case lockTimeout(path: String, seconds: Int64)
     /// An input file (an import, a template, a config) is larger than its limit; nothing was read from it.
     case fileTooLarge(path: String, maximum: Int)
     /// A file that must be a regular file is something else (a directory, a device, a socket).
@@ -70,6 +73,8 @@ public enum VaultError: Error, Sendable, Equatable, CustomStringConvertible {
         case .rekeyedElsewhere: "the vault was re-keyed by another process; open it again"
         case .entryLockTimeout(let key): "timed out waiting for another process working on \(key.kind) '\(key.name)'"
         case .fileTooLarge(let path, let maximum): "\(path) is larger than \(maximum) bytes"
+        case .lockTimeout(let path, let seconds):
+            "another process has held \(path) for \(seconds) s (a stuck upvault command?); try again"
         case .notARegularFile(let path): "\(path) is not a regular file"
         }
     }
