@@ -17,14 +17,25 @@ public final class AgentServer: Sendable {
     private let connections = Atomic<Int>(0)
     private let socketIdentity = Mutex<(device: UInt64, inode: UInt64)?>(nil)
     private let instanceLock = Mutex<Int32?>(nil)
-    /// At most this many connections are served at once; more are closed at accept.
+    /// At most this many connections are served at once; more are answered "busy" and closed.
     public static let maximumConnections = 256
+
+    private let connectionLimit: Int
+    private let frameDeadline: Duration
 
     static let signalled = Atomic<Bool>(false)
 
-    public init(handler: AgentRequestHandler, socketPath: String, logger: Logger = Vault.silentLogger) {
+    /// - Parameters:
+    ///   - maximumConnections: connections served at once; more are answered "busy" and closed.
+    ///   - frameDeadline: how long a frame may take to arrive once its first byte has.
+    public init(
+        handler: AgentRequestHandler, socketPath: String, maximumConnections: Int = AgentServer.maximumConnections,
+        frameDeadline: Duration = .seconds(10), logger: Logger = Vault.silentLogger
+    ) {
         self.handler = handler
         self.socketPath = socketPath
+        connectionLimit = maximumConnections
+        self.frameDeadline = frameDeadline
         self.logger = logger
     }
 
@@ -72,9 +83,9 @@ public final class AgentServer: Sendable {
                 close(connection)
                 continue
             }
-            guard connections.wrappingAdd(1, ordering: .relaxed).newValue <= Self.maximumConnections else {
+            guard connections.wrappingAdd(1, ordering: .relaxed).newValue <= connectionLimit else {
                 connections.wrappingSubtract(1, ordering: .relaxed)
-                close(connection)
+                Self.refuseAsBusy(connection)
                 continue
             }
             DetachedThread.start { [self] in
@@ -113,7 +124,7 @@ public final class AgentServer: Sendable {
         while !handler.isStopping {
             let frame: [UInt8]
             do {
-                guard let payload = try AgentFrame.read(from: fd) else { return }
+                guard let payload = try AgentFrame.read(from: fd, deadline: frameDeadline) else { return }
                 frame = payload
             } catch {
                 logger.debug("closing a connection", metadata: ["reason": "\(error)"])
@@ -125,5 +136,15 @@ public final class AgentServer: Sendable {
             }
             guard (try? AgentFrame.write(answer, to: fd)) != nil else { return }
         }
+    }
+
+    /// Tells a client over the connection limit to try again, instead of closing on it without a word.
+    static func refuseAsBusy(_ fd: Int32) {
+        AgentSocket.setTimeouts(fd, seconds: 1)
+        let failure = AgentFailure(category: .busy, message: "the agent is busy (too many connections); try again")
+        if let answer = try? AgentFrame.encode(AgentReply<AgentResponse>.error(failure)) {
+            try? AgentFrame.write(answer, to: fd)
+        }
+        close(fd)
     }
 }

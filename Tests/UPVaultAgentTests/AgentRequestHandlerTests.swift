@@ -175,4 +175,42 @@ final class HandlerFixture: Sendable {
         #expect(try AgentClient.connect(vaultPath: fixture.vault.path, environment: environment) == nil)
         await fixture.cleanUp()
     }
+
+    /// Over the connection limit a client is told "busy" (its own exit code), not dropped silently; a
+    /// frame that trickles is cut off at its deadline, and announcing one allocates nothing up front.
+    @Test func busyAnswersAndTricklingFrames() async throws {
+        let fixture = try HandlerFixture()
+        let socket = fixture.directory + "/run/agent.sock"
+        let server = AgentServer(
+            handler: fixture.handler, socketPath: socket, maximumConnections: 2, frameDeadline: .milliseconds(300))
+        let ready = DispatchSemaphore(value: 0)
+        let finished = DispatchSemaphore(value: 0)
+        DetachedThread.start {
+            try? server.run { ready.signal() }
+            finished.signal()
+        }
+        #expect(ready.wait(timeout: .now() + 30) == .success)
+        let environment = ["UPVAULT_AGENT_SOCK": socket]
+        let first = try #require(try AgentClient.connect(vaultPath: fixture.vault.path, environment: environment))
+        // A second connection announces a 2 MiB frame and sends 3 bytes of it.
+        let trickler = try #require(try AgentSocket.connect(socket))
+        var header: [UInt8] = [0, 0x20, 0, 0, 0x7B, 0x22, 0x76]
+        _ = send(trickler, &header, header.count, Int32(MSG_NOSIGNAL))
+        // A third is over the limit: answered busy.
+        #expect {
+            _ = try AgentClient.connect(vaultPath: fixture.vault.path, environment: environment)
+        } throws: { error in
+            guard case AgentError.refused(_, .busy) = error else { return false }
+            return true
+        }
+        // The trickling connection is closed once its frame's deadline passes (recv sees the end).
+        AgentSocket.setTimeouts(trickler, seconds: 30)
+        var byte: UInt8 = 0
+        #expect(recv(trickler, &byte, 1, 0) == 0, "the agent kept a connection whose frame never came")
+        close(trickler)
+        #expect(try first.status().pid == getpid())
+        try first.lock()
+        #expect(finished.wait(timeout: .now() + 30) == .success)
+        await fixture.cleanUp()
+    }
 }

@@ -49,6 +49,8 @@ public final class AgentClient: VaultStore {
             _ = try client.status()
         } catch .otherVault {
             return nil
+        } catch .refused(let message, .busy) {
+            throw .refused(message: message, category: .busy)  // an agent that is there, but full: say so
         } catch .connectionLost, .refused {
             return nil  // an agent in the middle of locking
         }

@@ -28,33 +28,67 @@ package enum AgentFrame {
         }
     }
 
-    /// The next frame's payload; nil at a clean end of stream (before any byte of a frame).
-    package static func read(from fd: Int32, maximum: Int = maximumFrameByteCount) throws(AgentError) -> [UInt8]? {
-        var header = [UInt8](repeating: 0, count: 4)
-        guard try readExactly(&header, from: fd, allowEnd: true) else { return nil }
+    /// The next frame's payload; nil at a clean end of stream (before any byte of a frame). The payload
+    /// buffer grows as bytes arrive (a header announcing 2 MiB allocates nothing until they come). With
+    /// `deadline`, the whole frame must arrive within it once its first byte has (the agent's guard
+    /// against connections that trickle); the socket's own receive time-out bounds the wait for that
+    /// first byte.
+    package static func read(
+        from fd: Int32, maximum: Int = maximumFrameByteCount, deadline: Duration? = nil
+    ) throws(AgentError) -> [UInt8]? {
+        var reader = FrameReader(fd: fd, deadline: deadline)
+        guard let header = try reader.read(4, allowEnd: true) else { return nil }
         let length = Int(UInt32(header[0]) << 24 | UInt32(header[1]) << 16 | UInt32(header[2]) << 8 | UInt32(header[3]))
         guard length <= maximum else { throw .protocolViolation("frame of \(length) bytes is over the limit") }
-        var payload = [UInt8](repeating: 0, count: length)
-        _ = try readExactly(&payload, from: fd, allowEnd: false)
-        return payload
+        return try reader.read(length, allowEnd: false)
     }
 
-    private static func readExactly(_ buffer: inout [UInt8], from fd: Int32, allowEnd: Bool) throws(AgentError) -> Bool
-    {
-        var offset = 0
-        while offset < buffer.count {
-            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + offset, $0.count - offset, 0) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw .connectionLost(errno == EAGAIN ? "timed out" : String(cString: strerror(errno)))
-            }
-            if count == 0 {
-                if offset == 0 && allowEnd { return false }
-                throw .connectionLost("closed mid-frame")
-            }
-            offset += count
+    private struct FrameReader {
+        let fd: Int32
+        let deadline: Duration?
+        var ends: ContinuousClock.Instant?
+
+        init(fd: Int32, deadline: Duration?) {
+            self.fd = fd
+            self.deadline = deadline
         }
-        return true
+
+        /// `count` bytes, read in chunks of at most 64 KiB.
+        mutating func read(_ count: Int, allowEnd: Bool) throws(AgentError) -> [UInt8]? {
+            var bytes: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: min(count, 1 << 16))
+            while bytes.count < count {
+                try waitForData()
+                let wanted = min(chunk.count, count - bytes.count)
+                let received = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, wanted, 0) }
+                if received < 0 {
+                    if errno == EINTR { continue }
+                    throw .connectionLost(errno == EAGAIN ? "timed out" : String(cString: strerror(errno)))
+                }
+                if received == 0 {
+                    if bytes.isEmpty && allowEnd { return nil }
+                    throw .connectionLost("closed mid-frame")
+                }
+                if ends == nil, let deadline { ends = ContinuousClock.now.advanced(by: deadline) }
+                bytes += chunk[0..<received]
+            }
+            return bytes
+        }
+
+        /// Once a frame has begun, waits for more of it only until the frame's deadline.
+        func waitForData() throws(AgentError) {
+            guard let ends else { return }
+            let left = ends - ContinuousClock.now
+            let milliseconds = max(
+                0, left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000)
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            while true {
+                let ready = poll(&poller, 1, Int32(min(milliseconds, Int64(Int32.max))))
+                if ready < 0 && errno == EINTR { continue }
+                if ready <= 0 { throw .connectionLost("the frame did not arrive in time") }
+                return
+            }
+        }
     }
 
     package static func encode(_ value: some Encodable) throws(AgentError) -> [UInt8] {

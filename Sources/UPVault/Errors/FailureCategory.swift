@@ -17,7 +17,7 @@ public enum FailureCategory: String, Codable, Sendable, CaseIterable {
     /// The vault is locked and there is no way to ask for the passphrase (exit 75).
     case locked
     /// Busy: the agent has no room for another connection, or the vault's lock stayed held past its
-    /// time-out. Try again (exit 75, like locked, for scripts).
+    /// time-out. Try again (exit 73).
     case busy
     /// Wrong passphrase or recovery key, or damaged key slots (exit 77).
     case wrongPassphrase = "wrong_passphrase"

@@ -11,7 +11,7 @@ struct UPVaultCommand: AsyncParsableCommand {
         discussion: """
             Exit codes: 0 ok, 1 error, 3 the grant needs re-authorization (log in again), 4 some grants \
             failed (refresh) or something needs action (audit), 64 usage, \
-            65 vault damaged or tampered with, 69 provider unavailable (network, 5xx, 429), \
+            65 vault damaged or tampered with, 69 provider unavailable (network, 5xx, 429), 73 busy (try again), \
             75 locked (no way to ask for the passphrase), 77 wrong passphrase.
             """,
         version: "0.1.0",

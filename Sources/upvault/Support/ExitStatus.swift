@@ -13,6 +13,8 @@ enum ExitStatus: Int32 {
     case integrity = 65
     /// The provider could not be reached, failed (5xx) or is rate limiting (429): try again later.
     case unavailable = 69
+    /// Busy: the agent had no room for another connection, or the vault's lock stayed held: try again.
+    case busy = 73
     case locked = 75
     case wrongPassphrase = 77
 
@@ -24,7 +26,8 @@ enum ExitStatus: Int32 {
         case .usage: self = .usage
         case .integrity: self = .integrity
         case .unavailable: self = .unavailable
-        case .locked, .busy: self = .locked
+        case .locked: self = .locked
+        case .busy: self = .busy
         case .wrongPassphrase: self = .wrongPassphrase
         }
     }
