@@ -122,7 +122,10 @@ let package = Package(
         ),
         .testTarget(
             name: "UPVaultAgentTests",
-            dependencies: ["UPVaultAgent", "UPVaultOAuth", "UPVault", "UPVaultTesting"]
+            dependencies: [
+                "UPVaultAgent", "UPVaultOAuth", "UPVault", "UPVaultTesting",
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "UPVaultOAuthTests",

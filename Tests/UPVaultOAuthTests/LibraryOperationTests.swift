@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import UPVault
+import UPVaultSandbox
 import UPVaultTesting
 
 @testable import UPVaultOAuth
@@ -105,5 +106,38 @@ import UPVaultTesting
         #expect(environment["DB"] == "s3cret" && environment["UP_CLIENT_ID"] == "client-1")
         #expect(environment["UP_ACCESS_TOKEN"] == "old-access")
         #expect(throws: ReferenceError.malformedMapping("=secret/db")) { try ExecEnvironment.mapping("=secret/db") }
+    }
+
+    /// Import, rotate, bulk refresh and audit as an app would run the incident drill: no CLI, against
+    /// the sandbox in this process.
+    @Test func theIncidentDrillThroughTheLibrary() async throws {
+        try await InProcessSandbox.run { sandbox in
+            let fixture = try Fixture()
+            let seeded = sandbox.provider.seed(count: 20)
+            let now = UnixTime.now().seconds
+            try fixture.vault.addApp(named: "up", replace: false) {
+                try ProviderPreset.jawbone.app(
+                    named: "up", clientID: "sandbox-client", clientSecret: sandbox.clientSecret,
+                    redirectURI: "https://localhost/callback",
+                    endpoints: try ProviderPreset.jawbone.endpoints(EndpointOverrides(providerURL: sandbox.url)),
+                    now: now)
+            }
+            let items = seeded.map {
+                GrantImport.Item(user: $0.user, accessToken: $0.accessToken, refreshToken: $0.refreshToken)
+            }
+            #expect(try GrantImport.importItems(items, into: fixture.vault, app: "up", now: now) == 20)
+            let rotated = sandbox.provider.rotateSecret(grace: 3600)
+            try await withOAuthClient(fixture.vault) { client in
+                try client.rotateSecret(app: "up", newSecret: rotated.secret, previousValidUntil: now + 3600)
+            }
+            let report = try await OAuthClient.bulkRefresh(in: fixture.vault, BulkRefreshOptions(app: "up"))
+            #expect(report.refreshed == 20 && report.failed.isEmpty && report.needsReauthorization.isEmpty)
+            #expect(sandbox.provider.statistics.refreshesSucceeded == 20)
+            let grants = try fixture.vault.entries(Grant.self)
+            #expect(Set(grants.map(\.accessToken)).isDisjoint(with: seeded.map(\.accessToken)))
+            let audit = try Audit.run(store: fixture.vault, incident: now - 10, expiringWithin: 0, now: now)
+            #expect(audit.grants == 20)
+            #expect(!audit.findings.contains { $0.kind == "refreshed_with_old_secret" }, "\(audit.findings)")
+        }
     }
 }

@@ -1,5 +1,9 @@
 public import UPVault
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The environment `upvault exec` gives a program: fresh values from the vault under the names asked
 /// for, and none of upvault's own settings (`UPVAULT_*`: the passphrase files, the vault, the agent's
 /// socket), so the program and its descendants learn only what was mapped for them.
@@ -68,8 +72,19 @@ public enum ExecEnvironment {
     }
 
     /// Replaces this process with `command` run with exactly `environment`. Returns only when the
-    /// program could not be run, with the `errno` that says why (ENOENT: not found).
-    public static func exec(_ command: [String], environment: [String: String]) -> Int32 {
-        ProcessImage.replace(with: command, environment: environment)
+    /// program could not be run, with why.
+    public static func exec(_ command: [String], environment: [String: String]) -> ExecFailure {
+        ExecFailure(command: command.first ?? "", errno: ProcessImage.replace(with: command, environment: environment))
     }
+}
+
+/// Why `exec` could not run a program.
+public struct ExecFailure: Error, Sendable, CustomStringConvertible {
+    public var command: String
+    public var errno: Int32
+
+    /// The program was not found (a shell's exit 127; otherwise it could not be run: 126).
+    public var isNotFound: Bool { errno == ENOENT }
+
+    public var description: String { "cannot run \(command): \(Errno.describe(errno))" }
 }

@@ -2,10 +2,6 @@ import ArgumentParser
 import UPVault
 import UPVaultOAuth
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 struct Exec: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a command with fresh tokens in its environment.",
@@ -36,10 +32,8 @@ struct Exec: AsyncParsableCommand {
         let environment = try await ExecEnvironment.build(
             for: try options.openStore(), base: options.environment, selection: selection.selector(options.environment),
             mappings: variables, defaults: !noDefaults, kieferConfig: kieferConfig)
-        let code = ExecEnvironment.exec(command, environment: environment)
-        throw CLIError(
-            description: "cannot run \(command[0]): \(String(cString: strerror(code)))",
-            exit: code == ENOENT ? 127 : 126)
+        let failure = ExecEnvironment.exec(command, environment: environment)
+        throw CLIError(description: failure.description, exit: failure.isNotFound ? 127 : 126)
     }
 }
 

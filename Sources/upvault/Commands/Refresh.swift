@@ -2,10 +2,6 @@ import ArgumentParser
 import UPVault
 import UPVaultOAuth
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 struct Refresh: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Refresh many grants at once: after a secret rotation, before a provider's token cut-off.",
@@ -42,7 +38,8 @@ struct Refresh: AsyncParsableCommand {
         )
         let store = try options.openStore()
         if store is AgentClient && !options.json { Terminal.error("refreshing in the agent ...") }
-        let display = ProgressDisplay(enabled: !options.json && isatty(2) == 1 && !(store is AgentClient))
+        let display = ProgressDisplay(
+            enabled: !options.json && Terminal.standardErrorIsTerminal && !(store is AgentClient))
         let json = options.json
         let report = try await OAuthClient.bulkRefresh(
             in: store, selection, resume: resume, dryRun: dryRun, progress: { display.update($0) },

@@ -31,6 +31,9 @@ enum Terminal {
 
     static var standardInputIsTerminal: Bool { isatty(0) == 1 }
 
+    /// Whether messages go to a terminal (a progress display is drawn only there).
+    static var standardErrorIsTerminal: Bool { isatty(2) == 1 }
+
     private static func writeAll(_ fd: Int32, _ text: String) {
         var copy = text
         copy.withUTF8 { writeAll(fd, UnsafeRawBufferPointer($0)) }
