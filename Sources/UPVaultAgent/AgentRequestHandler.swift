@@ -245,9 +245,15 @@ public final class AgentRequestHandler: Sendable {
             wipe()
             return .done
         case .extend(let ttl, let idle):
+            // The absolute time-out is the passphrase's word: any process of the user may shorten it,
+            // only `unlock` with the passphrase (a new agent) may push it out.
             let now = now()
-            deadlines.withLock { deadlines in
-                if let ttl { deadlines.absolute = Self.adding(ttl, to: now) }
+            try deadlines.withLock { deadlines in
+                if let ttl {
+                    let absolute = Self.adding(ttl, to: now)
+                    guard absolute <= deadlines.absolute else { throw RequestError.extensionNeedsPassphrase }
+                    deadlines.absolute = absolute
+                }
                 if let idle { deadlines.idleSeconds = max(0, idle) }
                 deadlines.idle = Self.adding(deadlines.idleSeconds, to: now)
             }
@@ -285,4 +291,7 @@ public final class AgentRequestHandler: Sendable {
 struct RequestError: Error {
     var message: String
     init(_ message: String) { self.message = message }
+
+    static let extensionNeedsPassphrase = RequestError(
+        "the agent's absolute time-out can only be pushed out with the passphrase ('upvault unlock --extend')")
 }

@@ -13,7 +13,9 @@ public enum AgentService {
     }
 
     /// Unlocks the vault at `vaultPath` for `ttl` (absolute) and `idle` (without requests). When an agent
-    /// already serves it, nothing changes unless `extend` (which restarts both time-outs). Otherwise
+    /// already serves it, nothing changes unless `extend`: that restarts both time-outs, as long as the
+    /// new absolute one is not later than the agent's; a later one needs the passphrase (`open`), and a
+    /// new agent replaces the running one. Otherwise
     /// `open` opens the vault (with the passphrase) and an agent is started from `executable` (by
     /// default this one, as `EXECUTABLE agent ...`), handed the key over a pipe, and awaited.
     public static func unlock(
@@ -21,14 +23,19 @@ public enum AgentService {
         executable: String? = nil, open: () throws -> Vault
     ) throws -> (outcome: Outcome, status: AgentStatus) {
         guard FileSystem.exists(vaultPath) else { throw VaultError.vaultNotFound(path: vaultPath) }
+        var replacing: AgentClient?
         if let agent = try AgentClient.connect(vaultPath: vaultPath, environment: environment) {
-            if extend {
+            guard extend else { return (.alreadyUnlocked, try agent.status()) }
+            let status = try agent.status()
+            if UnixTime.now().seconds + ttl.components.seconds <= status.expiresAt {
                 return (.extended, try agent.extend(ttl: ttl.components.seconds, idle: idle.components.seconds))
             }
-            return (.alreadyUnlocked, try agent.status())
+            // Later than the agent's absolute time-out: that takes the passphrase, and a new agent.
+            replacing = agent
         }
         let socket = AgentSocket.path(environment: environment)
         let vault = try open()
+        if let replacing { try replacing.lock() }
         let childEnvironment = environment.filter { !ExecEnvironment.passphraseFiles.contains($0.key) }
         _ = try AgentLauncher.start(
             vault: vault, executable: try executable ?? FileSystem.executablePath(),
@@ -40,7 +47,7 @@ public enum AgentService {
         guard let agent = try AgentClient.connect(vaultPath: vaultPath, environment: environment) else {
             throw AgentError.startFailed("it is not answering on \(socket)")
         }
-        return (.started, try agent.status())
+        return (replacing == nil ? .started : .extended, try agent.status())
     }
 
     /// The agent process: the key from descriptor 3, the vault opened with it, then the socket served

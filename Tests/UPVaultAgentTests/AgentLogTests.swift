@@ -22,7 +22,7 @@ import UPVaultTesting
         let path = agent.vaultPath
         _ = agent.handle(.write(changes: [.init(kind: 1, name: "db", value: value)]), vault: path)
         _ = agent.handle(.get(kind: 1, name: "db"), vault: path)
-        _ = agent.handle(.token(app: "missing", user: "u", minValid: 0, force: true), vault: path)
+        _ = await offThePool { agent.handle(.token(app: "missing", user: "u", minValid: 0, force: true), vault: path) }
         _ = agent.answer(
             Array(
                 #"{"vault":"\#(path)","request":{"write":{"changes":[{"kind":9,"name":"x","value":"c2VjcmV0"}]}}}"#.utf8
@@ -35,12 +35,12 @@ import UPVaultTesting
             try? server.run { ready.signal() }
             finished.signal()
         }
-        #expect(ready.wait(timeout: .now() + 30) == .success)
+        #expect(await offThePool { ready.wait(timeout: .now() + 30) } == .success)
         let client = try #require(
             try AgentClient.connect(vaultPath: fixture.path, environment: ["UPVAULT_AGENT_SOCK": socket]))
         #expect(try client.secret(named: "db")?.utf8String() == "s3cret-value")
         try client.lock()
-        #expect(finished.wait(timeout: .now() + 30) == .success)
+        #expect(await offThePool { finished.wait(timeout: .now() + 30) } == .success)
         await oauth.shutdown()
         let text = handler.entries.map { "\($0.level) \($0.message) \($0.metadata)" }.joined(separator: "\n")
         #expect(!handler.entries.isEmpty, "nothing was logged: the test would prove nothing")

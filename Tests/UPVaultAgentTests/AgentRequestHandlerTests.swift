@@ -7,6 +7,14 @@ import UPVaultTesting
 @testable import UPVaultAgent
 @testable import UPVaultOAuth
 
+/// Runs blocking work (a semaphore wait, a handler call that waits for the OAuth flows) on a thread of
+/// its own: blocking the test's cooperative thread could starve the tasks it waits for.
+func offThePool<R: Sendable>(_ body: @escaping @Sendable () -> R) async -> R {
+    await withCheckedContinuation { continuation in
+        DetachedThread.start { continuation.resume(returning: body()) }
+    }
+}
+
 /// Unix seconds that only move when the test says so.
 final class ManualClock: Sendable {
     private let seconds = Mutex<Int64>(1_700_000_000)
@@ -79,12 +87,40 @@ final class HandlerFixture: Sendable {
 
     @Test func hugeTimeOutsSaturateInsteadOfTrapping() async throws {
         let fixture = try HandlerFixture()
-        let reply = fixture.handler.handle(.extend(ttl: Int64.max, idle: Int64.max), vault: fixture.vault.path)
+        let reply = fixture.handler.handle(.extend(ttl: nil, idle: Int64.max), vault: fixture.vault.path)
         guard case .ok(.status(let status)) = reply else {
             Issue.record("extend did not answer with a status: \(reply)")
             return
         }
-        #expect(status.expiresAt == Int64.max && status.idleExpiresAt == Int64.max)
+        #expect(status.idleExpiresAt == Int64.max)
+        #expect(fixture.handler.expiry() == nil)
+        fixture.clock.advance(3600)
+        #expect(fixture.handler.expiry() == "ttl", "the absolute time-out still holds")
+        await fixture.cleanUp()
+    }
+
+    /// Any process of the user may shorten the absolute time-out; none may push it out (that takes the
+    /// passphrase, and a new agent: `AgentService.unlock`).
+    @Test func theAbsoluteTimeOutOnlyShortens() async throws {
+        let fixture = try HandlerFixture(ttl: 3600, idle: 600)
+        for ttl in [Int64.max, 3601, 7200] {
+            guard
+                case .error(let failure) = fixture.handler.handle(
+                    .extend(ttl: ttl, idle: nil), vault: fixture.vault.path)
+            else {
+                Issue.record("ttl \(ttl) pushed the absolute time-out out")
+                continue
+            }
+            #expect(failure.category == .usage && failure.message.contains("passphrase"))
+        }
+        guard
+            case .ok(.status(let status)) = fixture.handler.handle(
+                .extend(ttl: 60, idle: nil), vault: fixture.vault.path)
+        else {
+            Issue.record("shortening was refused")
+            return
+        }
+        #expect(status.expiresAt == fixture.clock.now + 60)
         await fixture.cleanUp()
     }
 
@@ -116,8 +152,11 @@ final class HandlerFixture: Sendable {
 
     @Test func failuresCrossAsCategories() async throws {
         let fixture = try HandlerFixture()
-        let token = fixture.handler.handle(
-            .token(app: "nope", user: "u", minValid: 300, force: false), vault: fixture.vault.path)
+        let handler = fixture.handler
+        let path = fixture.vault.path
+        let token = await offThePool {
+            handler.handle(.token(app: "nope", user: "u", minValid: 300, force: false), vault: path)
+        }
         guard case .error(let failure) = token else {
             Issue.record("a token for a missing app")
             return
@@ -165,12 +204,14 @@ final class HandlerFixture: Sendable {
             try? server.run { ready.signal() }
             finished.signal()
         }
-        #expect(ready.wait(timeout: .now() + 30) == .success)
+        #expect(await offThePool { ready.wait(timeout: .now() + 30) } == .success)
         let environment = ["UPVAULT_AGENT_SOCK": socket]
         let client = try #require(try AgentClient.connect(vaultPath: fixture.vault.path, environment: environment))
         #expect(try client.secret(named: "api-key")?.utf8String() == "value-1")
         fixture.clock.advance(61)
-        #expect(finished.wait(timeout: .now() + 30) == .success, "the server did not stop at its idle time-out")
+        #expect(
+            await offThePool { finished.wait(timeout: .now() + 30) } == .success,
+            "the server did not stop at its idle time-out")
         #expect(!FileManager.default.fileExists(atPath: socket))
         #expect(try AgentClient.connect(vaultPath: fixture.vault.path, environment: environment) == nil)
         await fixture.cleanUp()
@@ -189,7 +230,7 @@ final class HandlerFixture: Sendable {
             try? server.run { ready.signal() }
             finished.signal()
         }
-        #expect(ready.wait(timeout: .now() + 30) == .success)
+        #expect(await offThePool { ready.wait(timeout: .now() + 30) } == .success)
         let environment = ["UPVAULT_AGENT_SOCK": socket]
         let first = try #require(try AgentClient.connect(vaultPath: fixture.vault.path, environment: environment))
         // A second connection announces a 2 MiB frame and sends 3 bytes of it.
@@ -210,7 +251,7 @@ final class HandlerFixture: Sendable {
         close(trickler)
         #expect(try first.status().pid == getpid())
         try first.lock()
-        #expect(finished.wait(timeout: .now() + 30) == .success)
+        #expect(await offThePool { finished.wait(timeout: .now() + 30) } == .success)
         await fixture.cleanUp()
     }
 }

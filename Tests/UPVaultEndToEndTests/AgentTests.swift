@@ -75,15 +75,25 @@ extension CLI {
             cli.cleanUp()
         }
         let pid = try cli.agentPID()
+        // Within the absolute time-out, no passphrase is needed (none is available here).
+        let shorter = try cli.run(["unlock", "--extend", "--ttl", "30m", "--idle", "20m", "--json"])
+        #expect(shorter.status == 0, "\(shorter.stderr)")
+        #expect(try cli.agentPID() == pid)
+        // Past it, any process of the user would otherwise keep the vault open for ever: the passphrase.
+        let longer = try cli.run(["unlock", "--extend", "--ttl", "5h", "--idle", "2h"])
+        #expect(longer.status == 75, "\(longer.stderr)")
+        #expect(try cli.agentPID() == pid)
         cli.usePassphrase("first passphrase")
         let again = try cli.run(["unlock"])
         #expect(again.status == 0 && again.stderr.contains("already unlocked"))
         #expect(try cli.agentPID() == pid)
         let extended = try cli.run(["unlock", "--extend", "--ttl", "5h", "--idle", "2h", "--json"])
-        #expect(extended.status == 0)
+        #expect(extended.status == 0, "\(extended.stderr)")
         let object = try JSONSerialization.jsonObject(with: Data(extended.stdout.utf8)) as? [String: Any]
         #expect((object?["seconds_left"] as? NSNumber)?.intValue ?? 0 > 3600)
-        #expect(try cli.agentPID() == pid)
+        let replaced = try cli.agentPID()
+        #expect(replaced != nil && replaced != pid, "a longer life is a new agent, unlocked with the passphrase")
+        #expect(try cli.run(["secret", "get", "api-key"]).stdout == "value-1\n")
     }
 
     @Test func agentKilledWithSIGKILLThenUnlockAgain() throws {

@@ -20,7 +20,8 @@ import UPVaultTesting
             let batch = round % 3 == 0 ? 5 : 1
             let child = try Child(
                 Products.helper, ["append", vault.path, passfile, "r", String(next), "100000", String(batch)])
-            usleep(UInt32.random(in: 1_000...25_000, using: &random))
+            // Killed after a random number of acknowledged writes (none: while it opens the vault).
+            child.waitForLines(Int.random(in: 0...12, using: &random))
             child.kill()
             let result = child.finish()
             #expect(result.status == SIGKILL || result.errors.isEmpty, "child failed: \(result.errors)")
@@ -56,7 +57,8 @@ import UPVaultTesting
         for round in 0..<60 {
             let prefix = "c\(round)"
             let child = try Child(Products.helper, ["churn", vault.path, passfile, prefix, "100000"])
-            usleep(UInt32.random(in: 2_000...30_000, using: &random))
+            // Killed after a random number of acknowledged writes: compactions run every few of them.
+            child.waitForLines(Int.random(in: 1...30, using: &random))
             child.kill()
             let result = child.finish()
             if let last = result.lines.last.flatMap({ Int($0) }) { latest[round] = last }

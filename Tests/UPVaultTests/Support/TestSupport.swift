@@ -83,13 +83,25 @@ final class Child {
         try process.run()
     }
 
+    private var seen = Data()
+
     func kill() {
         Foundation.kill(process.processIdentifier, SIGKILL)
     }
 
+    /// Waits until the child has printed `count` complete lines (acknowledged writes) or ended: a kill
+    /// that follows lands at a point the child itself counted, not after a guessed time.
+    func waitForLines(_ count: Int) {
+        while seen.reduce(0, { $0 + ($1 == 0x0A ? 1 : 0) }) < count {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { return }
+            seen += chunk
+        }
+    }
+
     /// Waits for the exit and returns (status, stdout lines, stderr).
     func finish() -> (status: Int32, lines: [String], errors: String) {
-        let out = output.fileHandleForReading.readDataToEndOfFile()
+        let out = seen + output.fileHandleForReading.readDataToEndOfFile()
         let err = errors.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         let text = String(decoding: out, as: UTF8.self)
