@@ -29,18 +29,12 @@ import UPVaultTesting
             ))
         let socket = fixture.directory.file("run/agent.sock")
         let server = AgentServer(handler: agent, socketPath: socket, logger: logger)
-        let finished = DispatchSemaphore(value: 0)
-        let ready = DispatchSemaphore(value: 0)
-        DetachedThread.start {
-            try? server.run { ready.signal() }
-            finished.signal()
-        }
-        #expect(await offThePool { ready.wait(timeout: .now() + 30) } == .success)
+        let serving = try #require(await ServingAgent.start(server))
         let client = try #require(
             try AgentClient.connect(vaultPath: fixture.path, environment: ["UPVAULT_AGENT_SOCK": socket]))
         #expect(try client.secret(named: "db")?.utf8String() == "s3cret-value")
         try client.lock()
-        #expect(await offThePool { finished.wait(timeout: .now() + 30) } == .success)
+        #expect(await serving.stopped())
         await oauth.shutdown()
         let text = handler.entries.map { "\($0.level) \($0.message) \($0.metadata)" }.joined(separator: "\n")
         #expect(!handler.entries.isEmpty, "nothing was logged: the test would prove nothing")

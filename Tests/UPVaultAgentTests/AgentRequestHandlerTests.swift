@@ -15,6 +15,29 @@ func offThePool<R: Sendable>(_ body: @escaping @Sendable () -> R) async -> R {
     }
 }
 
+/// An `AgentServer` serving on a thread of its own, from `start` until it stops by itself.
+struct ServingAgent {
+    private let finished = DispatchSemaphore(value: 0)
+
+    /// Starts `server` and returns once it listens (nil if it did not within 30 s).
+    static func start(_ server: AgentServer) async -> ServingAgent? {
+        let serving = ServingAgent()
+        let ready = DispatchSemaphore(value: 0)
+        let finished = serving.finished
+        DetachedThread.start {
+            try? server.run { ready.signal() }
+            finished.signal()
+        }
+        return await offThePool { ready.wait(timeout: .now() + 30) } == .success ? serving : nil
+    }
+
+    /// Whether the server stopped (within 30 s): after `lock`, a time-out or a signal.
+    func stopped() async -> Bool {
+        let finished = finished
+        return await offThePool { finished.wait(timeout: .now() + 30) } == .success
+    }
+}
+
 /// Unix seconds that only move when the test says so.
 final class ManualClock: Sendable {
     private let seconds = Mutex<Int64>(1_700_000_000)
@@ -198,20 +221,12 @@ final class HandlerFixture: Sendable {
         try fixture.vault.setSecret(SecureBytes(copying: Array("value-1".utf8)), named: "api-key")
         let socket = fixture.directory + "/run/agent.sock"
         let server = AgentServer(handler: fixture.handler, socketPath: socket)
-        let ready = DispatchSemaphore(value: 0)
-        let finished = DispatchSemaphore(value: 0)
-        DetachedThread.start {
-            try? server.run { ready.signal() }
-            finished.signal()
-        }
-        #expect(await offThePool { ready.wait(timeout: .now() + 30) } == .success)
+        let serving = try #require(await ServingAgent.start(server))
         let environment = ["UPVAULT_AGENT_SOCK": socket]
         let client = try #require(try AgentClient.connect(vaultPath: fixture.vault.path, environment: environment))
         #expect(try client.secret(named: "api-key")?.utf8String() == "value-1")
         fixture.clock.advance(61)
-        #expect(
-            await offThePool { finished.wait(timeout: .now() + 30) } == .success,
-            "the server did not stop at its idle time-out")
+        #expect(await serving.stopped(), "the server did not stop at its idle time-out")
         #expect(!FileManager.default.fileExists(atPath: socket))
         #expect(try AgentClient.connect(vaultPath: fixture.vault.path, environment: environment) == nil)
         await fixture.cleanUp()
@@ -223,27 +238,22 @@ final class HandlerFixture: Sendable {
         let fixture = try HandlerFixture()
         let socket = fixture.directory + "/run/agent.sock"
         let server = AgentServer(
-            handler: fixture.handler, socketPath: socket, maximumConnections: 2, frameDeadline: .milliseconds(300))
-        let ready = DispatchSemaphore(value: 0)
-        let finished = DispatchSemaphore(value: 0)
-        DetachedThread.start {
-            try? server.run { ready.signal() }
-            finished.signal()
-        }
-        #expect(await offThePool { ready.wait(timeout: .now() + 30) } == .success)
+            handler: fixture.handler, socketPath: socket, maximumConnections: 2, frameDeadline: .seconds(2))
+        let serving = try #require(await ServingAgent.start(server))
         let environment = ["UPVAULT_AGENT_SOCK": socket]
         let first = try #require(try AgentClient.connect(vaultPath: fixture.vault.path, environment: environment))
-        // A second connection announces a 2 MiB frame and sends 3 bytes of it.
+        // A second connection, silent for now (its idle wait is 30 s), fills the agent: a third is
+        // answered busy.
         let trickler = try #require(try AgentSocket.connect(socket))
-        var header: [UInt8] = [0, 0x20, 0, 0, 0x7B, 0x22, 0x76]
-        _ = send(trickler, &header, header.count, Int32(MSG_NOSIGNAL))
-        // A third is over the limit: answered busy.
         #expect {
             _ = try AgentClient.connect(vaultPath: fixture.vault.path, environment: environment)
         } throws: { error in
             guard case AgentError.refused(_, .busy) = error else { return false }
             return true
         }
+        // Then the second announces a 2 MiB frame and sends 3 bytes of it.
+        var header: [UInt8] = [0, 0x20, 0, 0, 0x7B, 0x22, 0x76]
+        _ = send(trickler, &header, header.count, Int32(MSG_NOSIGNAL))
         // The trickling connection is closed once its frame's deadline passes (recv sees the end).
         AgentSocket.setTimeouts(trickler, seconds: 30)
         var byte: UInt8 = 0
@@ -251,7 +261,7 @@ final class HandlerFixture: Sendable {
         close(trickler)
         #expect(try first.status().pid == getpid())
         try first.lock()
-        #expect(await offThePool { finished.wait(timeout: .now() + 30) } == .success)
+        #expect(await serving.stopped())
         await fixture.cleanUp()
     }
 }

@@ -75,7 +75,16 @@ public final class AgentClient: VaultStore {
         let payload = try AgentFrame.encode(AgentEnvelope(vault: path, request: request))
         return try connection.withLock { (fd) throws(AgentError) -> Request.Response in
             guard fd >= 0 else { throw .connectionLost("closed") }
-            try AgentFrame.write(payload, to: fd)
+            do throws(AgentError) {
+                try AgentFrame.write(payload, to: fd)
+            } catch {
+                // An agent over its connection limit answers "busy" at once and closes: that answer
+                // waits in our receive buffer even though the request could not be sent.
+                guard let early = try? AgentFrame.read(from: fd),
+                    case .error(let failure) = try? AgentFrame.decode(AgentReply<Request.Response>.self, from: early)
+                else { throw error }
+                throw .refused(message: failure.message, category: failure.category)
+            }
             guard let answer = try AgentFrame.read(from: fd) else {
                 throw .connectionLost("the agent closed the connection")
             }
