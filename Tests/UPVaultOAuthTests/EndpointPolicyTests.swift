@@ -33,6 +33,7 @@ import UPVaultTesting
         for hostile in [
             "https://evil.example/steal", "//evil.example/x", "../../auth/oauth2/token", "users/./@me",
             "users//@me", "users/@me#x", "users/@me\r\nX: y", "users\\@me", "",
+            "%2e%2e/%2e%2e/auth/oauth2/token", "users/%2E%2e/x", "users/%2e/@me", ".%2e/x",
         ] {
             #expect(throws: OAuthError.self, "\(hostile)") { try OAuthClient.apiURL(base: base, path: hostile) }
         }

@@ -98,7 +98,9 @@ extension OAuthClient {
             trimmed.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F && $0 != "\\" })
         else { throw .invalidArgument("the API path must be a relative path such as users/@me") }
         let segments = trimmed.prefix { $0 != "?" }.split(separator: "/", omittingEmptySubsequences: false)
-        guard !segments.contains(where: { $0 == ".." || $0 == "." || $0.isEmpty }) else {
+        // A server decodes %2e before it resolves dot segments: compare the decoded segment.
+        let decoded = segments.map { $0.lowercased().replacing("%2e", with: ".") }
+        guard !decoded.contains(where: { $0 == ".." || $0 == "." || $0.isEmpty }) else {
             throw .invalidArgument("the API path must not contain empty, '.' or '..' segments")
         }
         let root = base.hasSuffix("/") ? base : base + "/"
