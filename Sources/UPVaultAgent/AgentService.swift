@@ -28,7 +28,13 @@ public enum AgentService {
             guard extend else { return (.alreadyUnlocked, try agent.status()) }
             let status = try agent.status()
             if UnixTime.now().seconds + ttl.components.seconds <= status.expiresAt {
-                return (.extended, try agent.extend(ttl: ttl.components.seconds, idle: idle.components.seconds))
+                switch Result(catching: { () throws(AgentError) in
+                    try agent.extend(ttl: ttl.components.seconds, idle: idle.components.seconds)
+                }) {
+                case .success(let extended): return (.extended, extended)
+                case .failure(.refused(_, .usage)): break  // the agent's clock ticked past ours: later after all
+                case .failure(let error): throw error
+                }
             }
             // Later than the agent's absolute time-out: that takes the passphrase, and a new agent.
             replacing = agent
