@@ -153,6 +153,13 @@ public final class Provider: Sendable {
         var settings = Settings()
         var faults = Faults()
         var statistics = Statistics()
+
+        /// `user` as given, or a new `userN`.
+        mutating func userID(_ user: String?) -> String {
+            if let user { return user }
+            defer { nextUser += 1 }
+            return "user\(nextUser)"
+        }
     }
 
     let state: Mutex<State>
@@ -204,13 +211,7 @@ public final class Provider: Sendable {
 
     /// Issues fresh tokens to `user` (a new user when nil), replacing that user's earlier grant.
     func issueGrant(user: String?, scope: String, state: inout State) -> GrantRecord {
-        let xid: String
-        if let user {
-            xid = user
-        } else {
-            xid = "user\(state.nextUser)"
-            state.nextUser += 1
-        }
+        let xid = state.userID(user)
         if state.users[xid] == nil { state.users[xid] = User(xid: xid) }
         if let old = state.grantByUser[xid], let record = state.grants[old] {
             state.byAccessToken[record.accessToken] = nil

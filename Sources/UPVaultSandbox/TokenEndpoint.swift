@@ -133,13 +133,7 @@ extension Provider {
             if state.settings.deny {
                 fields.append(("error", "access_denied"))
             } else {
-                let xid: String
-                if let user {
-                    xid = user
-                } else {
-                    xid = "user\(state.nextUser)"
-                    state.nextUser += 1
-                }
+                let xid = state.userID(user)
                 let code = Self.token()
                 state.codes[code] = PendingCode(
                     client: clientID, user: xid, redirectURI: redirectURI, scope: scope ?? "basic_read",
