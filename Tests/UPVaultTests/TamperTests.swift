@@ -208,6 +208,31 @@ import UPVaultTesting
         #expect(counter.runs.load(ordering: .relaxed) >= 1)
     }
 
+    /// A planted header cannot make one open run Argon2id several times: at most one slot of each kind.
+    @Test(arguments: [2, 8]) func headersWithSeveralSlotsOfOneKindAreMalformed(copies: Int) throws {
+        let directory = TemporaryDirectory()
+        let vault = try makeVault(in: directory)
+        let bytes = fileBytes(vault.path)
+        let header = try bytes.withRawBytes { (raw) throws(VaultError) in try VaultHeader.decode(raw) }
+        let planted = VaultHeader(
+            vaultID: header.vaultID, generation: header.generation, createdAt: header.createdAt,
+            slots: Array(repeating: header.slots[0], count: copies))
+        let file = planted.authenticatedBytes() + [UInt8](repeating: 0, count: 32)
+        #expect {
+            _ = try file.withRawBytes { (raw) throws(VaultError) in try VaultHeader.decode(raw) }
+        } throws: { error in
+            guard case VaultError.integrity(.malformedHeader) = error else { return false }
+            return true
+        }
+        let path = directory.file("planted.upv")
+        writeBytes(file + Array(bytes[header.byteCount...]), to: path)
+        let counter = Argon2id.Counter()
+        Argon2id.$counter.withValue(counter) {
+            #expect(throws: VaultError.self) { try Vault.open(at: path, passphrase: secure(testPassphrase)) }
+        }
+        #expect(counter.runs.load(ordering: .relaxed) == 0)
+    }
+
     @Test func theDefaultBoundsAreTheDocumentedOnes() {
         #expect(KDFLimits.default.opsLimit == 1...10)
         #expect(KDFLimits.default.memLimit == (8 << 20)...(1 << 30))

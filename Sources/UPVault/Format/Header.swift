@@ -59,7 +59,11 @@ struct VaultHeader: Equatable, Sendable {
         guard file.count >= declaredLength else { throw .integrity(.fileTooShort(byteCount: file.count)) }
         var slots: [KeySlot] = []
         for _ in 0..<slotCount {
-            slots.append(try KeySlot.decode(&reader))
+            let slot = try KeySlot.decode(&reader)
+            guard !slots.contains(where: { $0.kind == slot.kind }) else {
+                throw .integrity(.malformedHeader("two key slots of one kind"))
+            }
+            slots.append(slot)
         }
         return VaultHeader(vaultID: vaultID, generation: generation, createdAt: createdAt, slots: slots)
     }

@@ -8,7 +8,9 @@ enum UPV1 {
     static let fixedHeaderByteCount = 48
     static let slotByteCount = 104
     static let headerMACByteCount = 32
-    static let maximumSlotCount = 8
+    /// One passphrase slot and one recovery-key slot at most: opening runs Argon2id once, whatever a
+    /// planted header holds.
+    static let maximumSlotCount = 2
 
     /// Frame type bytes.
     static let recordFrameType: UInt8 = 0x52  // "R"
