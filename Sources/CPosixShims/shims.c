@@ -134,3 +134,9 @@ int upv_seal(int fd) {
 int upv_spawn_close_from(void *actions, int lowest) {
     return posix_spawn_file_actions_addclosefrom_np((posix_spawn_file_actions_t *)actions, lowest);
 }
+
+#include <sys/syscall.h>
+
+int upv_pidfd_open(int pid) {
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}

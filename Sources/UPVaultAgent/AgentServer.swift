@@ -15,6 +15,9 @@ public final class AgentServer: Sendable {
     private let socketPath: String
     private let logger: Logger
     private let connections = Atomic<Int>(0)
+    /// Requests read and not yet answered: the server waits for them before it returns (and the process
+    /// exits), so the answer to `lock` reaches its client.
+    private let answering = Atomic<Int>(0)
     private let socketIdentity = Mutex<(device: UInt64, inode: UInt64)?>(nil)
     private let instanceLock = Mutex<Int32?>(nil)
     /// At most this many connections are served at once; more are answered "busy" and closed.
@@ -95,6 +98,9 @@ public final class AgentServer: Sendable {
         }
         removeSocket()
         close(listener)
+        let clock = ContinuousClock()
+        let patience = clock.now.advanced(by: .seconds(5))
+        while answering.load(ordering: .acquiring) > 0 && clock.now < patience { usleep(1000) }
         handler.wipe()
     }
 
@@ -130,6 +136,8 @@ public final class AgentServer: Sendable {
                 logger.debug("closing a connection", metadata: ["reason": "\(error)"])
                 return
             }
+            answering.wrappingAdd(1, ordering: .acquiringAndReleasing)
+            defer { answering.wrappingSubtract(1, ordering: .releasing) }
             guard let answer = handler.answer(frame) else {
                 logger.debug("closing a connection: not a request")
                 return

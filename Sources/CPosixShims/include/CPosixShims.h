@@ -29,4 +29,8 @@ int upv_seal(int fd);
 /// spawned daemon inherits nothing it was not given on purpose.
 int upv_spawn_close_from(void *actions, int lowest);
 
+/// A descriptor that becomes readable when process `pid` exits (pidfd_open, Linux 5.3+), or -1 with
+/// errno set (ESRCH: no such process).
+int upv_pidfd_open(int pid);
+
 #endif

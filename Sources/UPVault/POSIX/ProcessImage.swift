@@ -1,3 +1,5 @@
+internal import CPosixShims
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -25,5 +27,20 @@ package enum ProcessImage {
         let code = errno
         for pointer in argv { free(pointer) }
         return code
+    }
+
+    /// Waits until process `pid` (not necessarily our child) has exited, at most `timeout`: true when
+    /// it has (or never existed). A wait on the kernel's word (a pidfd), not on a guessed time.
+    package static func waitForExit(of pid: Int32, timeout: Duration) -> Bool {
+        let fd: Int32
+        do { fd = try syscall { upv_pidfd_open(pid) } } catch { return error.code == ESRCH }
+        defer { close(fd) }
+        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let milliseconds = Int32(clamping: timeout.components.seconds * 1000)
+        while true {
+            let ready = poll(&poller, 1, milliseconds)
+            if ready < 0 && errno == EINTR { continue }
+            return ready > 0
+        }
     }
 }
