@@ -77,7 +77,8 @@ public final class AgentRequestHandler: Sendable {
     /// The agent's state and deadlines.
     public func status() -> AgentStatus {
         let (absolute, idle) = deadlines.withLock { ($0.absolute, $0.idle) }
-        return AgentStatus(vault: vaultPath, pid: getpid(), expiresAt: absolute, idleExpiresAt: idle)
+        let tail = vault.withLock { vault in try? vault?.tail() } ?? nil
+        return AgentStatus(vault: vaultPath, pid: getpid(), expiresAt: absolute, idleExpiresAt: idle, tail: tail)
     }
 
     /// Stops serving and drops the vault: its keys (and every decrypted buffer it holds) are zeroed.

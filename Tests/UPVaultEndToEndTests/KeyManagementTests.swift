@@ -65,24 +65,6 @@ import UPVaultTesting
         #expect(report["state"] as? String == "locked")
     }
 
-    @Test func fsckFindsAndRepairsAnInterruptedWrite() throws {
-        var cli = CLI()
-        defer { cli.cleanUp() }
-        try cli.initVault()
-        try cli.run(["secret", "set", "a"], input: "one")
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: cli.vaultPath))
-        try handle.truncate(atOffset: try handle.seekToEnd() - 10)
-        try handle.close()
-        let damaged = try cli.run(["fsck"])
-        #expect(damaged.status == 65)
-        #expect(damaged.stderr.contains("interrupted write"))
-        let read = try cli.run(["secret", "get", "a"])
-        #expect(read.stdout == "one\n")
-        #expect(read.stderr.hasPrefix("upvault: warning: the vault ends in an interrupted write"))
-        #expect(try cli.run(["fsck", "--repair"]).status == 0)
-        #expect(try cli.run(["fsck"]).status == 0)
-    }
-
     @Test func compactShrinksTheFile() throws {
         var cli = CLI()
         defer { cli.cleanUp() }

@@ -12,6 +12,8 @@ public final class AgentClient: VaultStore {
     /// The socket this client is connected to.
     public let socketPath: String
     private let connection: Mutex<Int32>
+    /// The agent's status from the last `status` request (connecting asks for one).
+    private let lastStatus = Mutex<AgentStatus?>(nil)
 
     private init(path: String, socketPath: String, fd: Int32) {
         self.path = path
@@ -112,6 +114,7 @@ public final class AgentClient: VaultStore {
     /// The agent's state and time left.
     public func status() throws(AgentError) -> AgentStatus {
         guard case .status(let status) = try send(.status) else { throw .protocolViolation("status without a status") }
+        lastStatus.withLock { $0 = status }
         return status
     }
 
@@ -169,6 +172,12 @@ public final class AgentClient: VaultStore {
             }
         }
         _ = try send(.write(changes: changes))
+    }
+
+    /// The tail the agent reported when this client connected (or now, when it has not asked yet).
+    public func tail() throws -> TornTail? {
+        if let status = lastStatus.withLock({ $0 }) { return status.tail }
+        return try status().tail
     }
 
     public func compact() throws {

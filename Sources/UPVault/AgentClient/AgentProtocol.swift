@@ -233,16 +233,20 @@ public struct AgentStatus: Codable, Sendable, Equatable {
     public var expiresAt: Int64
     /// Unix seconds at which it locks if no request arrives before.
     public var idleExpiresAt: Int64
+    /// The vault file's tail when it does not end in a seal (the agent serves the complete batches
+    /// and never removes a tail on its own).
+    public var tail: TornTail?
 
-    package init(vault: String, pid: Int32, expiresAt: Int64, idleExpiresAt: Int64) {
+    package init(vault: String, pid: Int32, expiresAt: Int64, idleExpiresAt: Int64, tail: TornTail? = nil) {
         self.vault = vault
         self.pid = pid
         self.expiresAt = expiresAt
         self.idleExpiresAt = idleExpiresAt
+        self.tail = tail
     }
 
     enum CodingKeys: String, CodingKey {
-        case vault, pid
+        case vault, pid, tail
         case expiresAt = "expires_at"
         case idleExpiresAt = "idle_expires_at"
     }

@@ -6,15 +6,37 @@ struct ChainPosition: Sendable, Equatable {
     var lastTag: Tag
 }
 
-/// An interrupted write at the end of the file: bytes after the last complete batch that do not form
-/// complete records and a seal. Readers ignore them; the next writer truncates them.
-public struct TornTail: Sendable, Equatable, CustomStringConvertible {
+/// A file that does not end in a valid seal right after its last complete batch. Readers serve the
+/// complete batches and report the tail; a write replaces it with its own batch and seal; only an
+/// explicit repair (`Vault.repair()`, `upvault fsck --repair`) removes it on its own.
+public struct TornTail: Sendable, Equatable, Codable, CustomStringConvertible {
+    public enum Kind: String, Sendable, Codable {
+        /// An unfinished batch: record bytes after the last complete batch (a writer stopped half way).
+        case interruptedWrite = "interrupted_write"
+        /// The last complete batch has no seal, or part of one: a writer stopped while writing its
+        /// seal, or the file was cut at a batch boundary (which is how a rollback by truncation looks;
+        /// the anchor and an open handle tell the two apart).
+        case unsealed
+    }
+
     /// The file offset where the ignored bytes start (the end of the last complete batch).
     public let offset: Int
     /// How many bytes are ignored.
     public let byteCount: Int
+    public let kind: Kind
 
-    public var description: String { "\(byteCount) bytes at offset \(offset)" }
+    public init(offset: Int, byteCount: Int, kind: Kind) {
+        self.offset = offset
+        self.byteCount = byteCount
+        self.kind = kind
+    }
+
+    public var description: String {
+        switch kind {
+        case .interruptedWrite: "an interrupted write of \(byteCount) bytes at offset \(offset)"
+        case .unsealed: "no complete seal after the last batch (\(byteCount) bytes of one at offset \(offset))"
+        }
+    }
 }
 
 /// A record read by the scanner: where it is and what it says (its value stays encrypted in the file).
@@ -47,8 +69,12 @@ enum LogScanner {
         var pending: [ScannedRecord] = []
 
         func torn() -> ScanResult {
-            ScanResult(
-                committed: committed, tornTail: TornTail(offset: committed.offset, byteCount: end - committed.offset))
+            let count = end - committed.offset
+            let unsealed = count == 0 || bytes[committed.offset - base] == UPV1.sealFrameType
+            return ScanResult(
+                committed: committed,
+                tornTail: TornTail(
+                    offset: committed.offset, byteCount: count, kind: unsealed ? .unsealed : .interruptedWrite))
         }
 
         while true {

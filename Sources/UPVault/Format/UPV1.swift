@@ -37,6 +37,7 @@ enum UPV1 {
     static let recordDomain: [UInt8] = Array("UPV1-rec".utf8)
     static let sealDomain: [UInt8] = Array("UPV1-sea".utf8)
     static let recoveryDomain: [UInt8] = Array("UPV1-rky".utf8)
+    static let anchorDomain: [UInt8] = Array("UPV1-anc".utf8)
 
     /// `crypto_kdf` subkey ids under the context "UPVault1".
     static let headerMACSubkeyID: UInt64 = 1
@@ -44,6 +45,8 @@ enum UPV1 {
     static let sealSubkeyID: UInt64 = 3
     /// Not a file key: keys the byte offsets of entry locks in `<vault>.lock` (see `Vault.withEntryLock`).
     static let entryLockSubkeyID: UInt64 = 4
+    /// Not a file key: authenticates the vault's anchor outside the vault (see `VaultAnchors`).
+    static let anchorSubkeyID: UInt64 = 5
 
     static func headerByteCount(slotCount: Int) -> Int {
         fixedHeaderByteCount + slotCount * slotByteCount + headerMACByteCount

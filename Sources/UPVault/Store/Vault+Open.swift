@@ -14,15 +14,17 @@ extension Vault {
     /// way in.
     public static func create(
         at path: String, passphrase: borrowing SecureBytes, kdf: KDFParameters = .moderate,
-        creatingDirectories: Bool = false, logger: Logger = Vault.silentLogger
+        creatingDirectories: Bool = false, anchors: VaultAnchors = .forUser(), logger: Logger = Vault.silentLogger
     ) throws(VaultError) -> Vault {
         // The directories a new vault needs are made private (0700); existing ones are checked as they are.
         if creatingDirectories { try FileSystem.createPrivateParents(of: path) }
-        return try create(at: path, passphrase: passphrase, kdf: kdf, createdAt: UInt64(time(nil)), logger: logger)
+        return try create(
+            at: path, passphrase: passphrase, kdf: kdf, createdAt: UInt64(time(nil)), anchors: anchors, logger: logger)
     }
 
     static func create(
-        at path: String, passphrase: borrowing SecureBytes, kdf: KDFParameters, createdAt: UInt64, logger: Logger
+        at path: String, passphrase: borrowing SecureBytes, kdf: KDFParameters, createdAt: UInt64,
+        anchors: VaultAnchors = .forUser(), logger: Logger
     ) throws(VaultError) -> Vault {
         guard !passphrase.isEmpty else { throw .emptyPassphrase }
         try FileSystem.checkDirectory(of: path)
@@ -47,25 +49,29 @@ extension Vault {
             committed: committed, knownTail: Array(bytes[committed.offset...]), tornTail: nil, index: [:],
             scratch: SecureBox(SecureBytes(count: 4096)))
         logger.info("created vault", metadata: ["path": "\(path)", "kdf": "\(kdf)"])
-        return Vault(path: path, lockFile: lockFile, state: state, logger: logger)
+        let vault = Vault(
+            path: path, lockFile: lockFile, state: state, anchorPath: anchors.path(for: vaultID), logger: logger)
+        vault.state.withLock { state in vault.moveAnchor(to: state) }
+        return vault
     }
 
     /// Opens the vault at `path` with its passphrase. Every key slot's Argon2id parameters are checked
     /// against `limits` before any key derivation runs.
     public static func open(
         at path: String, passphrase: borrowing SecureBytes, limits: KDFLimits = .default,
-        logger: Logger = Vault.silentLogger
+        anchors: VaultAnchors = .forUser(), logger: Logger = Vault.silentLogger
     ) throws(VaultError) -> Vault {
-        try open(at: path, logger: logger) { (header) throws(VaultError) -> VaultKeys in
+        try open(at: path, anchors: anchors, logger: logger) { (header) throws(VaultError) -> VaultKeys in
             try Unlock.withPassphrase(passphrase, header: header, limits: limits)
         }
     }
 
     /// Opens the vault at `path` with its recovery key.
     public static func open(
-        at path: String, recoveryKey: borrowing SecureBytes, logger: Logger = Vault.silentLogger
+        at path: String, recoveryKey: borrowing SecureBytes, anchors: VaultAnchors = .forUser(),
+        logger: Logger = Vault.silentLogger
     ) throws(VaultError) -> Vault {
-        try open(at: path, logger: logger) { (header) throws(VaultError) -> VaultKeys in
+        try open(at: path, anchors: anchors, logger: logger) { (header) throws(VaultError) -> VaultKeys in
             try Unlock.withRecoveryKey(recoveryKey, header: header)
         }
     }
@@ -73,11 +79,12 @@ extension Vault {
     /// Opens the vault with its master key (the agent, handed the key by `upvault unlock` over a pipe).
     /// The header MAC proves the key right; a wrong key is `wrongPassphraseOrDamagedHeader`.
     package static func open(
-        at path: String, masterKey: consuming SecureBytes, logger: Logger = Vault.silentLogger
+        at path: String, masterKey: consuming SecureBytes, anchors: VaultAnchors = .forUser(),
+        logger: Logger = Vault.silentLogger
     ) throws(VaultError) -> Vault {
         guard masterKey.count == KeyDerivation.masterKeyByteCount else { throw .wrongPassphraseOrDamagedHeader }
         let box = SecureBox(masterKey)
-        return try open(at: path, logger: logger) { (_) throws(VaultError) -> VaultKeys in
+        return try open(at: path, anchors: anchors, logger: logger) { (_) throws(VaultError) -> VaultKeys in
             VaultKeys(masterKey: box.bytes.duplicate())
         }
     }
@@ -98,7 +105,8 @@ extension Vault {
     }
 
     static func open(
-        at path: String, logger: Logger, unlock: (VaultHeader) throws(VaultError) -> VaultKeys
+        at path: String, anchors: VaultAnchors, logger: Logger,
+        unlock: (VaultHeader) throws(VaultError) -> VaultKeys
     ) throws(VaultError) -> Vault {
         try FileSystem.checkDirectory(of: path)
         let file = try openVaultFile(path)
@@ -107,8 +115,21 @@ extension Vault {
         let lockFile = try openLockFile(for: path)
         try lockFile.lock(exclusive: false, timeout: Vault.defaultLockTimeout)
         defer { lockFile.unlock() }
-        let state = try load(file: file, unlock: unlock)
-        return Vault(path: path, lockFile: lockFile, state: state, logger: logger)
+        // The anchor's claimed count says which tag to keep while scanning; its MAC is checked after.
+        var anchorBytes: [UInt8]? = nil
+        let (state, tagAtMark) = try load(
+            file: file, tagAfter: { anchorBytes.flatMap(AnchorRecord.claimedCount) },
+            unlock: { (header) throws(VaultError) -> VaultKeys in
+                let keys = try unlock(header)
+                if let anchorPath = anchors.path(for: header.vaultID) { anchorBytes = try readAnchor(at: anchorPath) }
+                return keys
+            })
+        let vault = Vault(
+            path: path, lockFile: lockFile, state: state,
+            anchorPath: anchors.path(for: state.header.vaultID), logger: logger)
+        try vault.checkAnchor(
+            stored: anchorBytes, tagAtMark: tagAtMark, accepting: anchors.acceptsOlderVault)
+        return vault
     }
 
     static func openVaultFile(_ path: String) throws(VaultError) -> PosixFile {
@@ -124,27 +145,37 @@ extension Vault {
     }
 
     /// Reads and verifies a whole vault file: header, key slot, header MAC, every record, the seal.
+    /// `tagAfter` asks for the chain's tag after that many records (nil when the file has fewer).
     static func load(
-        file: PosixFile, unlock: (VaultHeader) throws(VaultError) -> VaultKeys
-    ) throws(VaultError) -> State {
+        file: PosixFile, tagAfter: () -> UInt64? = { nil }, unlock: (VaultHeader) throws(VaultError) -> VaultKeys
+    ) throws(VaultError) -> (state: State, tagAtMark: Tag?) {
         let status = try file.status()
         guard status.size <= maximumFileSize else { throw .integrity(.fileTooLarge(byteCount: status.size)) }
         let bytes = try file.read(count: status.size, at: 0)
-        return try bytes.withRawBytes { (raw) throws(VaultError) -> State in
+        return try bytes.withRawBytes { (raw) throws(VaultError) -> (State, Tag?) in
             let header = try VaultHeader.decode(raw)
             let keys = try unlock(header)
             try header.verifyMAC(in: raw, keys: keys)
+            let mark = tagAfter()
             let start = ChainPosition(offset: header.byteCount, count: 0, lastTag: .zero)
             let scratch = SecureBox(SecureBytes(count: 4096))
             var index: [EntryKey: RecordLocation] = [:]
+            var tagAtMark: Tag? = mark == 0 ? .zero : nil
             let identity = LogIdentity(vaultID: header.vaultID, generation: header.generation)
             let result = try LogScanner.scan(
                 raw, base: 0, from: start, identity: identity, keys: keys, scratch: scratch
-            ) { records in State.apply(records, to: &index) }
-            return State(
+            ) { records in
+                State.apply(records, to: &index)
+                if let mark, let record = records.first(where: { $0.location.index == mark }) {
+                    tagAtMark = record.location.previousTag
+                }
+            }
+            if let mark, mark == result.committed.count { tagAtMark = result.committed.lastTag }
+            let state = State(
                 file: file, fileIdentity: status.identity, fileSize: status.size, header: header, keys: keys,
                 committed: result.committed, knownTail: Array(bytes[result.committed.offset...]),
                 tornTail: result.tornTail, index: index, scratch: scratch)
+            return (state, tagAtMark)
         }
     }
 

@@ -53,6 +53,7 @@ extension Vault {
         state = State(
             file: file, fileIdentity: status.identity, fileSize: status.size, header: header, keys: keys,
             committed: position, knownTail: seal, tornTail: nil, index: index, scratch: state.scratch)
+        moveAnchor(to: state)
         logger.info("rewrote vault", metadata: ["generation": "\(header.generation)", "entries": "\(index.count)"])
     }
 
@@ -140,9 +141,30 @@ extension Vault {
         }
     }
 
-    /// Removes a torn tail left by an interrupted write (the next write would do the same).
+    /// Ends the file in a seal right after its last complete batch, removing a tail (an interrupted
+    /// write, or a missing seal). Nothing else removes a tail without writing a batch of its own. The
+    /// file is first cut to the batch's end, so an interruption here still leaves an unsealed tail.
     public func repair() throws(VaultError) {
-        try commit([], arena: SecureArena())
+        try withLockedState(exclusive: true) { (state) throws(VaultError) in
+            guard let tail = state.tornTail else { return }
+            let seal = Seal.encode(
+                identity: state.identity, count: state.committed.count, lastTag: state.committed.lastTag,
+                offset: state.committed.offset, key: state.keys.seal)
+            do throws(VaultError) {
+                try state.file.truncate(to: state.committed.offset)
+                try state.file.syncData()
+                try state.file.write(seal, at: state.committed.offset)
+                try state.file.syncData()
+            } catch {
+                state.unusable = true
+                throw error
+            }
+            state.knownTail = seal
+            state.tornTail = nil
+            state.fileSize = state.committed.offset + seal.count
+            moveAnchor(to: state)
+            logger.info("removed the vault's tail", metadata: ["tail": "\(tail)"])
+        }
     }
 }
 

@@ -35,15 +35,32 @@ extension Vault {
         }
     }
 
-    /// Re-reads the whole file (after another process replaced it), keeping the master key.
+    /// Re-reads the whole file (after another process replaced it), keeping the master key. A file
+    /// older than what this handle has seen, or with another history, is refused: a handle never goes
+    /// back in time.
     func reload(_ state: inout State) throws(VaultError) {
         let file = try Self.openVaultFile(path)
         let keys = state.keys
-        let fresh = try Self.load(file: file) { (header) throws(VaultError) -> VaultKeys in
-            guard header.vaultID == state.header.vaultID else { throw .rekeyedElsewhere }
-            return keys
+        let seen = state.mark
+        let vaultID = state.header.vaultID
+        let (fresh, tagAtSeen) = try Self.load(
+            file: file, tagAfter: { seen.count },
+            unlock: { (header) throws(VaultError) -> VaultKeys in
+                guard header.vaultID == vaultID else { throw .rekeyedElsewhere }
+                return keys
+            })
+        let current = fresh.mark
+        switch seen.continuity(of: current, tagAtThisCount: tagAtSeen) {
+        case .same, .ahead:
+            state = fresh
+        case .behind:
+            throw .integrity(
+                .wentBackInTime(
+                    generation: current.generation, records: current.count, seenGeneration: seen.generation,
+                    seenRecords: seen.count, anchor: nil))
+        case .diverged:
+            throw .integrity(.divergedHistory(generation: current.generation, records: current.count, anchor: nil))
         }
-        state = fresh
     }
 
     func withLockedState<R: ~Copyable>(

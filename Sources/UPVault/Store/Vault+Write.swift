@@ -30,8 +30,9 @@ extension Vault {
                     return present
                 }
             }
-            guard !effective.isEmpty || state.tornTail != nil else { return }
+            guard !effective.isEmpty else { return }
             try append(effective, arena: arena, to: &state)
+            moveAnchor(to: state)
             if state.deadRecordCount >= Self.compactionMinimumDead && state.deadRecordCount > state.index.count {
                 do {
                     try rewrite(&state, slots: nil, keys: nil)
@@ -62,25 +63,29 @@ extension Vault {
 
         let file = state.file
         let start = state.committed.offset
+        // The batch is written over the old seal (or tail) and the file never becomes shorter than a
+        // seal after the last complete batch, so an interruption leaves either a complete batch or an
+        // unfinished one (FORMAT.md, "Writing"). A tail longer than a seal is first cut to one: the
+        // batch and its seal are always longer, so nothing is left to truncate afterwards.
         do {
-            if state.tornTail != nil { try file.truncate(to: start) }
+            if state.fileSize > start + UPV1.sealByteCount {
+                try file.truncate(to: start + UPV1.sealByteCount)
+                try file.syncData()
+                state.fileSize = start + UPV1.sealByteCount
+                state.knownTail = Array(state.knownTail.prefix(UPV1.sealByteCount))
+            }
             try file.write(output, at: start)
         } catch {
-            // Put the file back as it was (a seal may have been half overwritten). If even that fails,
-            // the file still reads as its last committed state with a torn tail.
+            // Put the old end back (cut to its length first, so that an interruption here still leaves
+            // an unfinished batch). If even that fails, the file reads as its last committed state
+            // with a tail.
             do {
-                try file.truncate(to: start)
-                if state.tornTail == nil { try file.write(state.knownTail, at: start) }
+                try file.truncate(to: start + state.knownTail.count)
+                try file.write(state.knownTail, at: start)
                 try file.syncData()
             } catch {
                 state.unusable = true
             }
-            throw error
-        }
-        do {
-            try file.syncData()
-        } catch {
-            state.unusable = true
             throw error
         }
         state.apply(written)

@@ -16,6 +16,8 @@ public final class Vault: Sendable {
     public let path: String
     let logger: Logger
     let lockFile: PosixFile
+    /// This vault's anchor file (`VaultAnchors`); nil when anchors are off.
+    let anchorPath: String?
     let state: Mutex<State>
     private let lockWait = Mutex<Duration>(Vault.defaultLockTimeout)
 
@@ -51,6 +53,10 @@ public final class Vault: Sendable {
         var wiped = false
 
         var identity: LogIdentity { LogIdentity(vaultID: header.vaultID, generation: header.generation) }
+        /// How far the history this state holds has got.
+        var mark: ChainMark {
+            ChainMark(generation: header.generation, count: committed.count, lastTag: committed.lastTag)
+        }
         var deadRecordCount: Int { Int(committed.count) - index.count }
 
         mutating func apply(_ records: [ScannedRecord]) {
@@ -68,14 +74,14 @@ public final class Vault: Sendable {
         }
     }
 
-    init(path: String, lockFile: PosixFile, state: consuming State, logger: Logger) {
+    init(path: String, lockFile: PosixFile, state: consuming State, anchorPath: String?, logger: Logger) {
         self.path = path
         self.lockFile = lockFile
+        self.anchorPath = anchorPath
         self.state = Mutex(state)
         self.logger = logger
         if let torn = self.state.withLock({ $0.tornTail }) {
-            logger.warning(
-                "vault ends in an interrupted write; ignoring it", metadata: ["path": "\(path)", "torn": "\(torn)"])
+            logger.warning("vault does not end in a seal", metadata: ["path": "\(path)", "tail": "\(torn)"])
         }
     }
 }

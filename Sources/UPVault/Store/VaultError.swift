@@ -82,6 +82,10 @@ public enum VaultError: Error, Sendable, Equatable, CustomStringConvertible {
 
 /// How a vault file failed its integrity checks.
 public enum IntegrityFailure: Sendable, Equatable, CustomStringConvertible {
+    static func acceptHint(_ anchor: String?) -> String {
+        anchor == nil ? "" : "; if you restored it on purpose, accept it with 'upvault fsck --accept-restore'"
+    }
+
     /// The file is shorter than a header.
     case fileTooShort(byteCount: Int)
     /// The file is larger than any vault this build reads (4 GiB).
@@ -106,6 +110,17 @@ public enum IntegrityFailure: Sendable, Equatable, CustomStringConvertible {
     case sealAuthentication(offset: Int)
     /// Bytes follow the seal.
     case dataAfterSeal(offset: Int)
+    /// The vault is older than a state already seen: a lower generation, or fewer committed records in
+    /// the same generation. `anchor` is the anchor file that saw the newer state; nil when it was this
+    /// handle (the file changed under an open vault or the agent).
+    case wentBackInTime(
+        generation: UInt64, records: UInt64, seenGeneration: UInt64, seenRecords: UInt64, anchor: String?)
+    /// The vault has at least as many records as a state already seen in the same generation, but not
+    /// that state's history: another copy of the vault. `anchor` as for `wentBackInTime`.
+    case divergedHistory(generation: UInt64, records: UInt64, anchor: String?)
+    /// The anchor file does not verify with this vault's key: a vault from before a re-key, or a damaged
+    /// or forged anchor.
+    case anchorUnverifiable(path: String)
 
     public var description: String {
         switch self {
@@ -122,6 +137,19 @@ public enum IntegrityFailure: Sendable, Equatable, CustomStringConvertible {
         case .unterminatedBatch(let offset): "seal at offset \(offset) follows an unfinished batch"
         case .sealAuthentication(let offset): "seal at offset \(offset) does not match the records"
         case .dataAfterSeal(let offset): "data after the seal at offset \(offset)"
+        case .wentBackInTime(let generation, let records, let seenGeneration, let seenRecords, let anchor):
+            "the vault went back in time: the file holds generation \(generation) with \(records) records, but "
+                + (anchor.map { "its anchor \($0) records" } ?? "this process has already seen")
+                + " generation \(seenGeneration) with \(seenRecords) records (restored from a copy, or cut short)"
+                + Self.acceptHint(anchor)
+        case .divergedHistory(let generation, let records, let anchor):
+            "the vault's history (generation \(generation), \(records) records) is not the one "
+                + (anchor.map { "its anchor \($0) records" } ?? "this process has seen")
+                + " (another copy of the vault)"
+                + Self.acceptHint(anchor)
+        case .anchorUnverifiable(let path):
+            "the anchor \(path) does not verify with this vault's key (a copy from before a re-key, or a damaged "
+                + "anchor)" + Self.acceptHint(path)
         }
     }
 }

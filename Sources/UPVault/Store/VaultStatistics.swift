@@ -31,6 +31,11 @@ public struct VaultSummary: Sendable, Equatable {
 }
 
 extension Vault {
+    /// The file's tail when it does not end in a seal right after its last complete batch.
+    public func tail() throws(VaultError) -> TornTail? {
+        try inspectState { state in state.tornTail }
+    }
+
     /// Counts and sizes of the vault as it is on disk now.
     public func statistics() throws(VaultError) -> VaultStatistics {
         try inspectState { state in Self.statistics(of: state) }

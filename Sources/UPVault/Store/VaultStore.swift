@@ -15,6 +15,9 @@ public protocol VaultStore: AnyObject, Sendable {
     func withEntryLock<R>(_ key: EntryKey, timeout: Duration, _ body: () async throws -> R) async throws -> R
     /// Rewrites the file with only the live entries, so superseded values are gone from it.
     func compact() throws
+    /// The file's tail when it does not end in a seal right after its last complete batch: reported
+    /// (the complete batches are served), never removed except by `Vault.repair()`.
+    func tail() throws -> TornTail?
 }
 
 extension Vault: VaultStore {}

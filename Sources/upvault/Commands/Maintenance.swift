@@ -32,30 +32,39 @@ struct Status: ParsableCommand {
 struct Fsck: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Verify the whole vault: header, every record, the seal, every entry.",
-        discussion: "Exit 0 when clean, 65 when damaged or when an interrupted write was found (--repair removes it).")
+        discussion: """
+            Exit 0 when clean; 65 when damaged, when the file does not end in a seal (an interrupted \
+            write, or a file cut short: --repair seals it after its last complete batch), or when the \
+            vault is older than its anchor (restored from a copy: --accept-restore accepts it).
+            """)
 
     @OptionGroup var options: GlobalOptions
 
-    @Flag(help: "Remove an interrupted write at the end of the file.")
+    @Flag(help: "End the file in a seal after its last complete batch, removing any tail.")
     var repair = false
+
+    @Flag(help: "Accept a vault older than its anchor (after restoring it from a backup on purpose).")
+    var acceptRestore = false
 
     func run() throws {
         let path = options.vaultPath
         guard Vault.exists(at: path) else { throw VaultError.vaultNotFound(path: path) }
         let passphrase = try options.passphraseSource.read(prompt: "Passphrase for \(path): ")
-        let (statistics, repaired) = try Vault.open(at: path, passphrase: passphrase, logger: options.logger)
-            .check(repair: repair)
+        let anchors = VaultAnchors.forUser(environment: options.environment)
+        let (statistics, repaired) = try Vault.open(
+            at: path, passphrase: passphrase, anchors: acceptRestore ? anchors.acceptingOlderVault() : anchors,
+            logger: options.logger
+        ).check(repair: repair)
         let report = StatisticsReport(statistics, path: path, repaired: repaired)
         if options.json {
             try JSONOutput.print(report)
         } else {
             Terminal.out(report.text)
         }
-        if let torn = statistics.tornTail {
+        if let tail = statistics.tornTail {
             throw CLIError(
-                description: "the vault ends in an interrupted write (\(torn.byteCount) bytes at offset "
-                    + "\(torn.offset)); run 'upvault fsck --repair' to remove it",
-                category: .integrity)
+                description: "the vault does not end in a seal: \(tail); run 'upvault fsck --repair' to seal it "
+                    + "after its last complete batch", category: .integrity)
         }
     }
 }
@@ -91,6 +100,8 @@ struct StatisticsReport: Encodable {
     var deadRecords: Int
     var fileSize: Int
     var tornTailBytes: Int
+    /// `interrupted_write` or `unsealed` when the file does not end in a seal.
+    var tail: TornTail.Kind?
     var repaired: Bool
 
     init(_ statistics: VaultStatistics, path: String, repaired: Bool) {
@@ -103,7 +114,16 @@ struct StatisticsReport: Encodable {
         deadRecords = statistics.deadRecordCount
         fileSize = statistics.fileSize
         tornTailBytes = statistics.tornTail?.byteCount ?? 0
+        tail = statistics.tornTail?.kind
         self.repaired = repaired
+    }
+
+    var status: String {
+        switch tail {
+        case .interruptedWrite: "not sealed: an interrupted write of \(tornTailBytes) bytes at the end"
+        case .unsealed: "not sealed: the last batch has no complete seal (cut short, or interrupted)"
+        case nil: repaired ? "repaired, ok" : "ok"
+        }
     }
 
     var text: String {
@@ -113,7 +133,7 @@ struct StatisticsReport: Encodable {
         entries:    \(secrets) secrets, \(apps) apps, \(grants) grants
         records:    \(records) (\(deadRecords) dead)
         file size:  \(fileSize) bytes
-        status:     \(tornTailBytes > 0 ? "interrupted write of \(tornTailBytes) bytes at the end" : repaired ? "repaired, ok" : "ok")
+        status:     \(status)
 
         """
     }

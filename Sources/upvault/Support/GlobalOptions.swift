@@ -44,7 +44,7 @@ struct GlobalOptions: ParsableArguments {
         let store = try Vault.connect(at: vaultPath, environment: environment, logger: logger) {
             try passphraseSource.read(prompt: "Passphrase for \(vaultPath): ")
         }
-        if let vault = store as? Vault { try warnAboutTornTail(vault) }
+        try warnAboutTail(of: store)
         return store
     }
 
@@ -57,15 +57,15 @@ struct GlobalOptions: ParsableArguments {
 
     func openVault(with passphrase: borrowing SecureBytes) throws -> Vault {
         let vault = try Vault.open(at: vaultPath, passphrase: passphrase, logger: logger)
-        try warnAboutTornTail(vault)
+        try warnAboutTail(of: vault)
         return vault
     }
 
-    func warnAboutTornTail(_ vault: Vault) throws {
-        if let torn = try vault.statistics().tornTail {
+    func warnAboutTail(of store: any VaultStore) throws {
+        if let tail = try store.tail() {
             Terminal.warning(
-                "the vault ends in an interrupted write (\(torn.byteCount) bytes at offset \(torn.offset)); "
-                    + "it is ignored and the next change removes it")
+                "the vault does not end in a seal: \(tail); the complete batches before it are used "
+                    + "('upvault fsck' explains, 'upvault fsck --repair' removes it)")
         }
     }
 }
