@@ -19,27 +19,27 @@ umask 077
 python3 -m pip install --quiet --target "$work/py" kiefer 2>/dev/null
 
 # LATENCY=ms adds that much to every provider answer (a real provider is tens of ms away).
-"$bin/upvault-sandbox" --latency-ms "${LATENCY:-0}" > "$work/sandbox.log" 2>&1 &
+"$bin/upvault-sandbox" --latency-ms "${LATENCY:-0}" --admin-token-file "$work/admin.token" > "$work/sandbox.log" 2>&1 &
 sandbox_pid=$!
 for _ in $(seq 100); do grep -q 'listening on' "$work/sandbox.log" && break; sleep 0.1; done
 provider="$(sed -n 's/.*listening on //p' "$work/sandbox.log")"
-secret="$(python3 -c "import json,urllib.request;print(json.load(urllib.request.urlopen('$provider/admin/client'))['client_secret'])")"
+admin() { "$bin/upvault-sandbox" admin "$provider" "$@" --admin-token-file "$work/admin.token"; }
+secret="$(admin client | python3 -c "import json,sys;print(json.load(sys.stdin)['client_secret'])")"
 
 printf 'bench passphrase\n' > "$work/pass"
 export UPVAULT_PATH="$work/vault.upv" UPVAULT_PASSPHRASE_FILE="$work/pass" UPVAULT_AGENT_SOCK="$work/none/agent.sock"
 "$bin/upvault" init --kdf 1:8 >/dev/null 2>&1
 printf '%s\n' "$secret" | "$bin/upvault" app add up --client-id sandbox-client --redirect-uri https://localhost/callback --provider-url "$provider" 2>/dev/null
-python3 -c "import urllib.request;open('$work/grants.json','wb').write(urllib.request.urlopen(urllib.request.Request('$provider/admin/seed?count=$N', method='POST')).read())"
+admin seed "count=$N" > "$work/grants.json"
 "$bin/upvault" import grants up "$work/grants.json" --shred
-curl_post() { python3 -c "import urllib.request;urllib.request.urlopen(urllib.request.Request('$provider/admin/$1', method='POST')).read()"; }
-curl_post invalidate-access-tokens
+admin invalidate-access-tokens > /dev/null
 
 echo "== upvault refresh --all over $N grants"
 /usr/bin/time -f "peak resident memory: %M KiB, wall %e s" "$bin/upvault" refresh --all --concurrency "${CONCURRENCY:-64}"
 ls -l "$UPVAULT_PATH" | awk '{print "vault file after the run: " $5 " bytes"}'
 
 echo "== baseline: kiefer's refresh_access_token in a Python loop over $M grants"
-python3 -c "import urllib.request;open('$work/baseline.json','wb').write(urllib.request.urlopen(urllib.request.Request('$provider/admin/seed?count=$M', method='POST')).read())"
+admin seed "count=$M" > "$work/baseline.json"
 printf '{"client_id": "sandbox-client", "client_secret": "%s", "redirect_uri": "https://localhost/callback", "scope": ["basic_read"]}' "$secret" > "$work/config.json"
 OAUTHLIB_INSECURE_TRANSPORT=1 PYTHONPATH="$work/py" python3 - "$work" "$provider" <<'PY'
 import json, sys, time

@@ -2,8 +2,10 @@ import FoundationEssentials
 import HTTPTypes
 import Hummingbird
 import Synchronization
+import UPVault
 
-/// The switches, on `/admin/...`, answered only to loopback peers. Parameters go in the query string.
+/// The switches, on `/admin/...`, answered only to loopback peers that present the admin token and name
+/// the loopback address in `Host` (`AdminGuard`). Parameters go in the query string.
 ///
 /// - `GET  /admin/client`: the client id and its current secret (a sandbox has no secrets worth keeping).
 /// - `GET  /admin/stats`: request counters.
@@ -15,8 +17,8 @@ import Synchronization
 /// - `POST /admin/settings?rotate_refresh_tokens=1&deny=0&errors_with_200=0&access_token_lifetime=S`
 /// - `POST /admin/faults?server_error_rate=0.1&drop_rate=0.02&rate_limit_rate=0.01&retry_after=1&latency_ms=0&error_200_rate=0&hold_after=0`
 /// - `POST /admin/seed?count=N`: N new users with grants, returned as a JSON array.
-func addAdminRoutes(to router: Router<SandboxContext>, provider: Provider) {
-    let admin = router.group("admin").add(middleware: LoopbackOnly())
+func addAdminRoutes(to router: Router<SandboxContext>, provider: Provider, token: String) {
+    let admin = router.group("admin").add(middleware: AdminGuard(token: token))
 
     admin.get("client") { _, _ -> Response in
         let client = provider.state.withLock { $0.client }
@@ -98,14 +100,28 @@ func statisticsJSON(_ statistics: Provider.Statistics) throws -> JSON {
     return .object(object.mapValues { .number($0) })
 }
 
-/// Refuses every peer that is not on the loopback interface.
-struct LoopbackOnly: RouterMiddleware {
+/// Refuses an admin request unless it comes from a loopback peer, names a loopback address and this
+/// server's port in `Host` (a DNS-rebinding page names its own host), and carries the admin token (which
+/// a cross-site page cannot add without a CORS preflight the sandbox never answers).
+struct AdminGuard: RouterMiddleware {
     typealias Context = SandboxContext
+    let token: String
 
     func handle(
         _ request: Request, context: SandboxContext, next: (Request, SandboxContext) async throws -> Response
     ) async throws -> Response {
         guard context.isLoopbackPeer else { return Response.text("admin is loopback only", status: .forbidden) }
+        guard let host = request.head.authority, Self.isLoopbackHost(host, port: context.localPort) else {
+            return Response.text("admin answers only Host: 127.0.0.1:PORT or localhost:PORT", status: .forbidden)
+        }
+        guard let presented = request.headers[HTTPField.Name(AdminToken.headerName)!],
+            ConstantTime.equals(presented, token)
+        else { return Response.text("admin needs the \(AdminToken.headerName) header", status: .unauthorized) }
         return try await next(request, context)
+    }
+
+    static func isLoopbackHost(_ host: String, port: Int?) -> Bool {
+        guard let port else { return false }
+        return ["127.0.0.1:\(port)", "localhost:\(port)", "[::1]:\(port)"].contains(host.lowercased())
     }
 }

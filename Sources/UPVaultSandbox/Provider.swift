@@ -22,13 +22,20 @@ public final class Provider: Sendable {
     public struct Client: Sendable {
         public var id: String
         public var secrets: [ClientSecret]
-        public var redirectPrefixes: [String]
+        /// The registered redirect URIs, matched exactly (`RedirectMatching`).
+        public var redirectURIs: [String]
 
-        public init(id: String, secrets: [ClientSecret], redirectPrefixes: [String]) {
+        public init(id: String, secrets: [ClientSecret], redirectURIs: [String] = Client.defaultRedirectURIs) {
             self.id = id
             self.secrets = secrets
-            self.redirectPrefixes = redirectPrefixes
+            self.redirectURIs = redirectURIs
         }
+
+        /// What a sandbox registers unless told otherwise: a pasted-URL login and loopback listeners
+        /// (any port, RFC 8252 §7.3).
+        public static let defaultRedirectURIs = [
+            "https://localhost/callback", "http://127.0.0.1/callback", "http://127.0.0.1/cb", "http://[::1]/callback",
+        ]
     }
 
     struct User: Sendable {

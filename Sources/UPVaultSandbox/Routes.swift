@@ -22,6 +22,9 @@ public struct SandboxContext: RequestContext {
         default: false
         }
     }
+
+    /// The port this connection was accepted on.
+    var localPort: Int? { channel.localAddress?.port }
 }
 
 /// The URL paths Jawbone used.
@@ -34,8 +37,8 @@ enum Paths {
 struct DroppedConnection: Error {}
 
 /// The sandbox's routes on `provider`: Jawbone's authorize, token, API and refresh-token endpoints, and
-/// the `/admin` switches (loopback peers only).
-public func buildRouter(provider: Provider) -> Router<SandboxContext> {
+/// the `/admin` switches (loopback peers presenting `adminToken`, see `AdminToken`).
+public func buildRouter(provider: Provider, adminToken: String) -> Router<SandboxContext> {
     let router = Router(context: SandboxContext.self)
 
     router.get(RouterPath(stringLiteral: Paths.authorize)) { request, context -> Response in
@@ -111,7 +114,7 @@ public func buildRouter(provider: Provider) -> Router<SandboxContext> {
         }
     }
 
-    addAdminRoutes(to: router, provider: provider)
+    addAdminRoutes(to: router, provider: provider, token: adminToken)
     return router
 }
 

@@ -125,7 +125,7 @@ extension Provider {
             guard let clientID, ConstantTime.equals(clientID, state.client.id) else {
                 return (nil, "unknown client_id")
             }
-            guard let redirectURI, state.client.redirectPrefixes.contains(where: { redirectURI.hasPrefix($0) }) else {
+            guard let redirectURI, RedirectMatching.isRegistered(redirectURI, in: state.client.redirectURIs) else {
                 return (nil, "redirect_uri is not registered for this client")
             }
             if challenge != nil && challengeMethod != "S256" { return (nil, "only S256 PKCE is supported") }

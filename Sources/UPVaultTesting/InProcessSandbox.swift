@@ -21,12 +21,10 @@ package struct InProcessSandbox: Sendable {
     ) async throws -> R {
         let secret = Provider.token()
         let provider = Provider(
-            client: Provider.Client(
-                id: "sandbox-client", secrets: [Provider.ClientSecret(value: secret)],
-                redirectPrefixes: ["https://localhost/callback", "http://127.0.0.1", "http://localhost"]),
+            client: Provider.Client(id: "sandbox-client", secrets: [Provider.ClientSecret(value: secret)]),
             settings: settings, faults: faults)
         let app = Application(
-            router: buildRouter(provider: provider),
+            router: buildRouter(provider: provider, adminToken: AdminToken.generate()),
             configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)))
         return try await app.test(.live) { client in
             guard let port = client.port else { throw HarnessError.commandFailed("sandbox", "no port") }

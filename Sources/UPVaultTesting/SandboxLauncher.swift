@@ -2,12 +2,16 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import UPVaultSandbox
 
 /// A running `upvault-sandbox` on a free loopback port, stopped by `stop()`.
 package final class Sandbox: @unchecked Sendable {
     package let process: Process
     package let url: String
+    /// The admin token the sandbox wrote for this run.
+    package let adminToken: String
     private let http: HTTPClient
+    private let tokenDirectory = TemporaryDirectory(prefix: "upvault-sandbox-admin")
 
     package static var binary: String {
         URL(fileURLWithPath: CLI.binary).deletingLastPathComponent().appendingPathComponent("upvault-sandbox").path
@@ -17,7 +21,8 @@ package final class Sandbox: @unchecked Sendable {
     package init(_ arguments: [String] = []) throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["--port", "0"] + arguments
+        let tokenFile = tokenDirectory.file("admin.token")
+        process.arguments = ["--port", "0", "--admin-token-file", tokenFile] + arguments
         process.environment = ["PATH": "/usr/bin:/bin", "SWIFT_BACKTRACE": "enable=no"]
         let stdout = Pipe()
         process.standardOutput = stdout
@@ -34,6 +39,7 @@ package final class Sandbox: @unchecked Sendable {
             throw SandboxError.didNotStart(seen)
         }
         url = String(seen[range.upperBound...].prefix { !$0.isNewline })
+        adminToken = try AdminToken.read(from: tokenFile)
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
         configuration.timeout = .init(connect: .seconds(5), read: .seconds(30))
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
@@ -77,6 +83,7 @@ package final class Sandbox: @unchecked Sendable {
     ) async throws -> Reply {
         var request = HTTPClientRequest(url: path.hasPrefix("http") ? path : url + path)
         request.method = method
+        if path.hasPrefix("/admin/") { request.headers.add(name: AdminToken.headerName, value: adminToken) }
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")

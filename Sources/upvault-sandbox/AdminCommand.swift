@@ -1,4 +1,5 @@
 import ArgumentParser
+import UPVault
 import UPVaultSandbox
 
 #if canImport(Glibc)
@@ -19,6 +20,11 @@ struct Admin: ParsableCommand {
     @Argument(help: "The sandbox's URL, as it printed it (http://127.0.0.1:PORT).") var url: String
     @Argument(help: "The switch.") var name: String
     @Argument(help: "Parameters, key=value.") var parameters: [String] = []
+    @Option(
+        help: ArgumentHelp(
+            "The admin token file the sandbox wrote (default: where 'serve' writes it for this port).",
+            valueName: "path"))
+    var adminTokenFile: String?
 
     func run() throws {
         guard url.hasPrefix("http://127.0.0.1:") || url.hasPrefix("http://localhost:"),
@@ -30,7 +36,12 @@ struct Admin: ParsableCommand {
         }
         let method = ["client", "stats"].contains(name) ? "GET" : "POST"
         let target = "/admin/\(name)" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
-        let (status, body) = try LoopbackHTTP.request(method: method, port: port, target: target)
+        guard
+            let tokenPath = adminTokenFile
+                ?? AdminToken.defaultPath(port: Int(port), environment: Vault.processEnvironment())
+        else { throw ValidationError("no admin token file: pass --admin-token-file") }
+        let token = try AdminToken.read(from: tokenPath)
+        let (status, body) = try LoopbackHTTP.request(method: method, port: port, target: target, token: token)
         writeLine(body, to: 1)
         if status != 200 { throw ExitCode(1) }
     }
@@ -38,7 +49,7 @@ struct Admin: ParsableCommand {
 
 /// HTTP/1.1 over a loopback TCP socket, one request, `Connection: close`.
 enum LoopbackHTTP {
-    static func request(method: String, port: UInt16, target: String) throws -> (Int, String) {
+    static func request(method: String, port: UInt16, target: String, token: String) throws -> (Int, String) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw AdminFailure("socket failed") }
         defer { close(fd) }
@@ -52,7 +63,9 @@ enum LoopbackHTTP {
             }
         }
         guard connected == 0 else { throw AdminFailure("nothing listens on 127.0.0.1:\(port)") }
-        let head = "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        let head =
+            "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n\(AdminToken.headerName): \(token)\r\n"
+            + "Content-Length: 0\r\nConnection: close\r\n\r\n"
         _ = Array(head.utf8).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         var response: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)

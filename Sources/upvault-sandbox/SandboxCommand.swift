@@ -26,7 +26,9 @@ struct Serve: AsyncParsableCommand {
         discussion: """
             Prints 'upvault-sandbox listening on http://HOST:PORT' once it accepts connections. \
             Endpoints: /auth/oauth2/auth, /auth/oauth2/token, /nudge/api/v.1.1/users/@me, \
-            users/@me/moves, users/@me/refreshToken; switches under /admin (loopback only).
+            users/@me/moves, users/@me/refreshToken; switches under /admin, for loopback callers that send \
+            the admin token (written 0600 to --admin-token-file) in the X-Sandbox-Admin-Token header; \
+            'upvault-sandbox admin' does that.
             """)
 
     @Option(help: "Address to listen on (loopback unless you mean it).")
@@ -41,8 +43,17 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Read the client secret from this file (default: a fresh random secret, see GET /admin/client).")
     var clientSecretFile: String?
 
-    @Option(help: "A registered redirect URI prefix (repeatable).")
-    var redirectURI: [String] = ["https://localhost/callback", "http://127.0.0.1", "http://localhost"]
+    @Option(
+        help: ArgumentHelp(
+            "A registered redirect URI, matched exactly; on http://127.0.0.1 or http://[::1] any port (repeatable).",
+            valueName: "uri"))
+    var redirectURI: [String] = Provider.Client.defaultRedirectURIs
+
+    @Option(
+        help: ArgumentHelp(
+            "Write the admin token here, 0600 (default: $XDG_RUNTIME_DIR/upvault-sandbox/admin-PORT.token, "
+                + "else ~/.local/state/upvault-sandbox/admin-PORT.token).", valueName: "path"))
+    var adminTokenFile: String?
 
     @Flag(help: "Issue a new refresh token on every refresh (the old one is consumed).")
     var rotateRefreshTokens = false
@@ -83,7 +94,7 @@ struct Serve: AsyncParsableCommand {
             secret = Provider.token()
         }
         let provider = Provider(
-            client: .init(id: clientID, secrets: [.init(value: secret)], redirectPrefixes: redirectURI),
+            client: .init(id: clientID, secrets: [.init(value: secret)], redirectURIs: redirectURI),
             settings: .init(
                 rotateRefreshTokens: rotateRefreshTokens, accessTokenLifetime: accessTokenLifetime, deny: deny,
                 errorsWith200: errorsWith200),
@@ -98,10 +109,22 @@ struct Serve: AsyncParsableCommand {
             address: .hostname(host, port: port), serverName: "upvault-sandbox")
         let writeConfig = writeKieferConfig
         let redirect = redirectURI.first ?? ""
+        let adminToken = AdminToken.generate()
+        let tokenFile = adminTokenFile
+        let environment = Vault.processEnvironment()
         let app = Application(
-            router: buildRouter(provider: provider), configuration: configuration,
+            router: buildRouter(provider: provider, adminToken: adminToken), configuration: configuration,
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
+                if let path = tokenFile ?? AdminToken.defaultPath(port: port, environment: environment) {
+                    do {
+                        try AdminToken.write(adminToken, to: path)
+                    } catch {
+                        writeLine("upvault-sandbox: cannot write the admin token to \(path): \(error)", to: 2)
+                    }
+                } else {
+                    writeLine("upvault-sandbox: no place for the admin token (set --admin-token-file)", to: 2)
+                }
                 if let writeConfig, let first = seeded.first {
                     do {
                         let config = provider.kieferConfig(secret: secret, redirectURI: redirect, grant: first)
