@@ -18,20 +18,26 @@ public enum AgentService {
     /// new agent replaces the running one. Otherwise
     /// `open` opens the vault (with the passphrase) and an agent is started from `executable` (by
     /// default this one, as `EXECUTABLE agent ...`), handed the key over a pipe, and awaited.
+    ///
+    /// The agent keeps keys for hours, so it refuses to start when its memory cannot be locked
+    /// (`MemoryLocking`), checked here before the passphrase is asked for and again in the agent; with
+    /// `allowUnlockedMemory` it starts anyway and the returned `memory` says why it is not locked.
     public static func unlock(
         vaultPath: String, environment: [String: String], ttl: Duration, idle: Duration, extend: Bool = false,
-        executable: String? = nil, open: () throws -> Vault
-    ) throws -> (outcome: Outcome, status: AgentStatus) {
+        allowUnlockedMemory: Bool = false, executable: String? = nil, open: () throws -> Vault
+    ) throws -> (outcome: Outcome, status: AgentStatus, memory: MemoryLocking.Status) {
         guard FileSystem.exists(vaultPath) else { throw VaultError.vaultNotFound(path: vaultPath) }
+        let memory = MemoryLocking.probe()
+        if memory != .lockable && !allowUnlockedMemory { throw AgentError.memoryNotLockable(memory) }
         var replacing: AgentClient?
         if let agent = try AgentClient.connect(vaultPath: vaultPath, environment: environment) {
-            guard extend else { return (.alreadyUnlocked, try agent.status()) }
+            guard extend else { return (.alreadyUnlocked, try agent.status(), memory) }
             let status = try agent.status()
             if UnixTime.now().seconds + ttl.components.seconds <= status.expiresAt {
                 switch Result(catching: { () throws(AgentError) in
                     try agent.extend(ttl: ttl.components.seconds, idle: idle.components.seconds)
                 }) {
-                case .success(let extended): return (.extended, extended)
+                case .success(let extended): return (.extended, extended, memory)
                 case .failure(.refused(_, .usage)): break  // the agent's clock ticked past ours: later after all
                 case .failure(let error): throw error
                 }
@@ -48,23 +54,29 @@ public enum AgentService {
             arguments: [
                 "agent", "--vault", AgentClient.canonical(vaultPath), "--socket", socket,
                 "--ttl", String(ttl.components.seconds), "--idle", String(idle.components.seconds),
-            ],
+            ] + (allowUnlockedMemory ? ["--allow-unlocked-memory"] : []),
             environment: childEnvironment, timeout: .seconds(15))
         guard let agent = try AgentClient.connect(vaultPath: vaultPath, environment: environment) else {
             throw AgentError.startFailed("it is not answering on \(socket)")
         }
-        return (replacing == nil ? .started : .extended, try agent.status())
+        return (replacing == nil ? .started : .extended, try agent.status(), memory)
     }
 
     /// The agent process: the key from descriptor 3, the vault opened with it, then the socket served
     /// until the agent locks. Readiness or the reason it could not start goes to descriptor 4.
     public static func serve(
-        vaultPath: String, socketPath: String, ttl: Duration, idle: Duration, logger: Logger = Vault.silentLogger
+        vaultPath: String, socketPath: String, ttl: Duration, idle: Duration, allowUnlockedMemory: Bool = false,
+        logger: Logger = Vault.silentLogger
     ) async throws {
         let server: AgentServer
         let oauth: OAuthClient
         do {
             let key = try AgentLauncher.receiveMasterKey()
+            let memory = MemoryLocking.probe()
+            if memory != .lockable {
+                guard allowUnlockedMemory else { throw AgentError.memoryNotLockable(memory) }
+                logger.warning("serving with unlocked memory", metadata: ["why": "\(MemoryLocking.describe(memory))"])
+            }
             let vault = try Vault.open(at: vaultPath, masterKey: key, logger: logger)
             oauth = OAuthClient(vault: vault, logger: logger)
             let handler = AgentRequestHandler(vault: vault, oauth: oauth, ttl: ttl, idle: idle, logger: logger)

@@ -49,14 +49,15 @@ package struct CLI {
         package var stderr: String
     }
 
-    /// Runs `upvault ARGS` in a new session (so there is no terminal to prompt on), feeding `input`.
+    /// Runs `upvault ARGS` in a new session (so there is no terminal to prompt on), feeding `input`;
+    /// `wrapper` is a command line that ends by exec'ing its arguments (`sh -c '... exec "$@"' sh`).
     @discardableResult
     package func run(
-        _ arguments: [String], input: String = "", extraEnvironment: [String: String] = [:]
+        _ arguments: [String], input: String = "", extraEnvironment: [String: String] = [:], wrapper: [String] = []
     ) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
-        process.arguments = ["-w", Self.binary] + arguments
+        process.arguments = ["-w"] + wrapper + [Self.binary] + arguments
         process.environment = environment.merging(extraEnvironment) { $1 }
         let stdin = Pipe()
         let stdout = Pipe()

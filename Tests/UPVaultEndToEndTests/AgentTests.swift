@@ -346,3 +346,38 @@ enum RawSocket {
         #expect(try direct.secretNames() == ["app-secret", "batch-1"])
     }
 }
+
+/// The agent keeps keys for hours: with no lockable memory it refuses to start unless allowed to.
+@Suite struct AgentMemoryLockingTests {
+    /// `ulimit -l 0`, and (as root, where CAP_IPC_LOCK ignores the limit) without that capability.
+    static var withoutLockableMemory: [String] {
+        ["/bin/sh", "-c", #"ulimit -l 0 && exec "$@""#, "sh"]
+            + (getuid() == 0 ? ["/usr/bin/setpriv", "--bounding-set", "-ipc_lock", "--inh-caps", "-ipc_lock"] : [])
+    }
+
+    @Test func unlockRefusesWithoutLockableMemoryUnlessAllowed() throws {
+        var cli = CLI()
+        cli.environment["UPVAULT_AGENT_SOCK"] = cli.directory + "/run/agent.sock"
+        defer {
+            cli.stopAgent()
+            cli.cleanUp()
+        }
+        try cli.initVault()
+        let probe = try cli.run(["status"], wrapper: Self.withoutLockableMemory)
+        #expect(probe.status == 0, "the wrapper itself must work: \(probe.stderr)")
+
+        let refused = try cli.run(["unlock"], wrapper: Self.withoutLockableMemory)
+        #expect(refused.status == 1)
+        #expect(
+            refused.stderr.contains("memory cannot be locked") && refused.stderr.contains("--allow-unlocked-memory"))
+        #expect(try cli.agentPID() == nil)
+
+        let allowed = try cli.run(["unlock", "--allow-unlocked-memory"], wrapper: Self.withoutLockableMemory)
+        #expect(allowed.status == 0, "\(allowed.stderr)")
+        #expect(allowed.stderr.contains("warning: the agent runs anyway: memory cannot be locked"))
+        #expect(try cli.agentPID() != nil)
+        #expect(try cli.run(["lock"]).status == 0)
+        // With lockable memory (the test's own limits), no flag is needed.
+        #expect(try cli.run(["unlock"]).status == 0)
+    }
+}

@@ -18,6 +18,9 @@ public enum AgentError: Error, Sendable, Equatable, CustomStringConvertible {
     case alreadyRunning(String)
     /// The agent did not start or did not report ready.
     case startFailed(String)
+    /// The agent's memory cannot be locked, so its keys could be swapped out; it refuses to run unless
+    /// allowed to (`--allow-unlocked-memory`).
+    case memoryNotLockable(MemoryLocking.Status)
 
     public var description: String {
         switch self {
@@ -30,6 +33,9 @@ public enum AgentError: Error, Sendable, Equatable, CustomStringConvertible {
         case .refused(let message, _): message
         case .alreadyRunning(let socket): "an agent is already running on \(socket)"
         case .startFailed(let reason): "the agent did not start: \(reason)"
+        case .memoryNotLockable(let status):
+            "refusing to start the agent: \(MemoryLocking.describe(status)); raise the limit "
+                + "(ulimit -l, LimitMEMLOCK=) or pass --allow-unlocked-memory"
         }
     }
 }

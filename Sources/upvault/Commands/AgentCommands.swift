@@ -17,11 +17,14 @@ struct Unlock: ParsableCommand {
         argument: "8h")!
     @Option(help: "Lock after this long without a request.") var idle = DurationArgument(argument: "1h")!
     @Flag(help: "When already unlocked, restart both time-outs from now.") var extend = false
+    @Flag(help: "Start the agent even when its memory cannot be locked (its keys could then reach swap).")
+    var allowUnlockedMemory = false
 
     func run() throws {
-        let (outcome, status) = try AgentService.unlock(
+        let (outcome, status, memory) = try AgentService.unlock(
             vaultPath: options.vaultPath, environment: options.environment, ttl: ttl.duration, idle: idle.duration,
-            extend: extend, open: options.openVault)
+            extend: extend, allowUnlockedMemory: allowUnlockedMemory, open: options.openVault)
+        if memory != .lockable { Terminal.warning("the agent runs anyway: \(MemoryLocking.describe(memory))") }
         if options.json {
             try JSONOutput.print(AgentStatusView(status))
             return
@@ -62,11 +65,12 @@ struct AgentCommand: AsyncParsableCommand {
     @Option var socket: String
     @Option var ttl: Int64
     @Option var idle: Int64
+    @Flag var allowUnlockedMemory = false
 
     func run() async throws {
         try await AgentService.serve(
             vaultPath: options.vaultPath, socketPath: socket, ttl: .seconds(ttl), idle: .seconds(idle),
-            logger: options.logger)
+            allowUnlockedMemory: allowUnlockedMemory, logger: options.logger)
     }
 }
 
