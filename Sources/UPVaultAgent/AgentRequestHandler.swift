@@ -205,6 +205,33 @@ public final class AgentRequestHandler: Sendable {
         deadlines.withLock { $0.idle = Self.adding($0.idleSeconds, to: now) }
     }
 
+    /// How many bytes of JSON one page of names may take: an answer frame holds 2 MiB.
+    static let namesPageByteBudget = 1 << 20
+
+    /// The names after `after` that fit in one answer, and whether more follow.
+    static func page(of sorted: [String], after: String?, budget: Int = namesPageByteBudget) -> AgentResponse {
+        var start = sorted.startIndex
+        if let after {
+            var low = sorted.startIndex
+            var high = sorted.endIndex
+            while low < high {
+                let middle = (low + high) / 2
+                if sorted[middle] <= after { low = middle + 1 } else { high = middle }
+            }
+            start = low
+        }
+        var end = start
+        var used = 0
+        while end < sorted.endIndex {
+            // Quotes and a comma, and every byte as a six-byte \u escape at worst.
+            let cost = 3 + sorted[end].utf8.count * 6
+            if used + cost > budget && end > start { break }
+            used += cost
+            end += 1
+        }
+        return .names(Array(sorted[start..<end]), more: end < sorted.endIndex)
+    }
+
     private func perform(_ request: AgentRequest, on vault: Vault) throws -> AgentResponse {
         switch request {
         case .status:
@@ -212,9 +239,9 @@ public final class AgentRequestHandler: Sendable {
         case .get(let kind, let name):
             guard let value = try vault.value(for: try Self.key(kind, name)) else { return .value(base64: nil) }
             return .value(base64: value.withUnsafeBytes { Base64URL.encode($0, original: true) })
-        case .names(let kind):
+        case .names(let kind, let after):
             guard let kind = EntryKind(rawValue: kind) else { throw RequestError("unknown kind") }
-            return .names(try vault.names(of: kind))
+            return Self.page(of: try vault.names(of: kind), after: after)
         case .contains(let kind, let name):
             return .found(try vault.contains(try Self.key(kind, name)))
         case .write(let changes):

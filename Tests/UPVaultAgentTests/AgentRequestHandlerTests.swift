@@ -79,7 +79,7 @@ final class HandlerFixture: Sendable {
         #expect(fixture.handler.expiry() == nil)
         fixture.clock.advance(59)
         #expect(fixture.handler.expiry() == nil)
-        _ = fixture.handler.handle(.names(kind: EntryKind.secret.rawValue), vault: fixture.vault.path)
+        _ = fixture.handler.handle(.names(kind: EntryKind.secret.rawValue, after: nil), vault: fixture.vault.path)
         fixture.clock.advance(59)
         #expect(fixture.handler.expiry() == nil, "a request restarts the idle time-out")
         fixture.clock.advance(2)
@@ -100,7 +100,7 @@ final class HandlerFixture: Sendable {
         let fixture = try HandlerFixture(ttl: 100, idle: 60)
         for _ in 0..<9 {
             fixture.clock.advance(10)
-            _ = fixture.handler.handle(.names(kind: EntryKind.secret.rawValue), vault: fixture.vault.path)
+            _ = fixture.handler.handle(.names(kind: EntryKind.secret.rawValue, after: nil), vault: fixture.vault.path)
             #expect(fixture.handler.expiry() == nil)
         }
         fixture.clock.advance(10)
@@ -186,7 +186,7 @@ final class HandlerFixture: Sendable {
         }
         #expect(failure.category == .failure)
         #expect(failure.message.contains("nope"))
-        let kind = fixture.handler.handle(.names(kind: 99), vault: fixture.vault.path)
+        let kind = fixture.handler.handle(.names(kind: 99, after: nil), vault: fixture.vault.path)
         guard case .error(let bad) = kind else {
             Issue.record("an unknown kind was accepted")
             return
@@ -206,7 +206,8 @@ final class HandlerFixture: Sendable {
         let ran = hooked.load(ordering: .relaxed)
         #expect(ran)
         #expect(fixture.handler.isStopping && fixture.handler.expiry() == "locked")
-        guard case .error(let failure) = fixture.handler.handle(.names(kind: 1), vault: fixture.vault.path) else {
+        guard case .error(let failure) = fixture.handler.handle(.names(kind: 1, after: nil), vault: fixture.vault.path)
+        else {
             Issue.record("served after lock")
             return
         }
@@ -263,5 +264,36 @@ final class HandlerFixture: Sendable {
         try first.lock()
         #expect(await serving.stopped())
         await fixture.cleanUp()
+    }
+
+    /// Names travel in pages that fit a frame: thousands of long names (over 2 MiB of JSON) list whole.
+    @Test func namesLongerThanAFrameArePaged() async throws {
+        let fixture = try HandlerFixture()
+        let names = (0..<20_000).map { String(format: "%05d-", $0) + String(repeating: "n", count: 122) }
+        try fixture.vault.write { transaction in
+            for name in names { try transaction.put(EntryKey(.secret, name), value: SecureBytes(copying: [1])) }
+        }
+        #expect(names.reduce(0) { $0 + $1.utf8.count + 3 } > 2 << 20)
+        let socket = fixture.directory + "/run/agent.sock"
+        let server = AgentServer(handler: fixture.handler, socketPath: socket)
+        let serving = try #require(await ServingAgent.start(server))
+        let client = try #require(
+            try AgentClient.connect(vaultPath: fixture.vault.path, environment: ["UPVAULT_AGENT_SOCK": socket]))
+        #expect(try client.names(of: .secret) == names)
+        #expect(try client.names(of: .grant).isEmpty)
+        try client.lock()
+        #expect(await serving.stopped())
+        await fixture.cleanUp()
+    }
+
+    @Test func pagesStartAfterTheGivenNameAndAlwaysMoveForward() {
+        let sorted = ["a", "b", "c", "d", "e"]
+        #expect(AgentRequestHandler.page(of: sorted, after: nil, budget: 18) == .names(["a", "b"], more: true))
+        #expect(AgentRequestHandler.page(of: sorted, after: "b", budget: 18) == .names(["c", "d"], more: true))
+        #expect(AgentRequestHandler.page(of: sorted, after: "bb", budget: 18) == .names(["c", "d"], more: true))
+        #expect(AgentRequestHandler.page(of: sorted, after: "d", budget: 100) == .names(["e"], more: false))
+        #expect(AgentRequestHandler.page(of: sorted, after: "z", budget: 100) == .names([], more: false))
+        // One name larger than the budget still makes progress.
+        #expect(AgentRequestHandler.page(of: ["long"], after: nil, budget: 1) == .names(["long"], more: false))
     }
 }

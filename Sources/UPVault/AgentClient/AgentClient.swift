@@ -146,10 +146,19 @@ public final class AgentClient: VaultStore {
     }
 
     public func names(of kind: EntryKind) throws -> [String] {
-        guard case .names(let names) = try send(.names(kind: kind.rawValue)) else {
-            throw AgentError.protocolViolation("names without names")
+        var names: [String] = []
+        var after: String? = nil
+        while true {
+            guard case .names(let page, let more) = try send(.names(kind: kind.rawValue, after: after)) else {
+                throw AgentError.protocolViolation("names without names")
+            }
+            names += page
+            guard more else { return names }
+            guard let last = page.last, after.map({ last > $0 }) ?? true else {
+                throw AgentError.protocolViolation("a page of names that does not move forward")
+            }
+            after = last
         }
-        return names
     }
 
     public func contains(_ key: EntryKey) throws -> Bool {

@@ -166,7 +166,8 @@ package enum AgentRequest: AgentOperations, Equatable {
     /// New time-outs, in seconds from now; nil keeps one as it is.
     case extend(ttl: Int64?, idle: Int64?)
     case get(kind: UInt8, name: String)
-    case names(kind: UInt8)
+    /// The names of one kind, sorted, starting after `after` (nil: from the first); one page per answer.
+    case names(kind: UInt8, after: String?)
     case contains(kind: UInt8, name: String)
     case write(changes: [Change])
     case lockOffset(kind: UInt8, name: String)
@@ -181,7 +182,8 @@ package enum AgentResponse: Codable, Sendable, Equatable {
     case status(AgentStatus)
     /// Base64 of the value, nil when there is no such entry.
     case value(base64: String?)
-    case names([String])
+    /// A page of names; `more` when the next page starts after the last of these.
+    case names([String], more: Bool)
     case found(Bool)
     case offset(Int64)
 }
