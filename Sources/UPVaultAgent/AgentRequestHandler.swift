@@ -208,7 +208,7 @@ public final class AgentRequestHandler: Sendable {
     /// How many bytes of JSON one page of names may take: an answer frame holds 2 MiB.
     static let namesPageByteBudget = 1 << 20
 
-    /// The names after `after` that fit in one answer, and whether more follow.
+    /// The names after `after` (in `EntryName.precedes` order) that fit in one answer, and whether more follow.
     static func page(of sorted: [String], after: String?, budget: Int = namesPageByteBudget) -> AgentResponse {
         var start = sorted.startIndex
         if let after {
@@ -216,7 +216,7 @@ public final class AgentRequestHandler: Sendable {
             var high = sorted.endIndex
             while low < high {
                 let middle = (low + high) / 2
-                if sorted[middle] <= after { low = middle + 1 } else { high = middle }
+                if !EntryName.precedes(after, sorted[middle]) { low = middle + 1 } else { high = middle }
             }
             start = low
         }

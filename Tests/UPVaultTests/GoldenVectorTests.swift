@@ -13,16 +13,42 @@ import UPVaultTesting
         var description: String
         var passphrase: String
         var recoveryKey: String?
-        var kdf: [UInt64]
+        var kdf: KDF
         var generation: UInt64
-        /// "secret/NAME" → UTF-8 value; "app/NAME" and "grant/APP/USER" → the entry's JSON.
+        var records: UInt64
+        /// "secret/NAME" → UTF-8 value; "app/NAME" and "grant/APP/USER" → the entry's JSON
+        /// ("refresh_run/NAME" for kind 4; FORMAT.md, "Test vectors").
         var entries: [String: String]
 
+        struct KDF: Codable, Equatable {
+            var opslimit: UInt64
+            var memlimitBytes: UInt64
+
+            enum CodingKeys: String, CodingKey {
+                case opslimit
+                case memlimitBytes = "memlimit_bytes"
+            }
+        }
+
         enum CodingKeys: String, CodingKey {
-            case file, description, passphrase, kdf, generation, entries
+            case file, description, passphrase, kdf, generation, records, entries
             case recoveryKey = "recovery_key"
         }
     }
+
+    /// The key of an entry in `entries`.
+    static func entryKey(_ kind: EntryKind, _ name: String) -> String {
+        switch kind {
+        case .secret: "secret/" + name
+        case .app: "app/" + name
+        case .grant: "grant/" + name
+        case .refreshRun: "refresh_run/" + name
+        }
+    }
+
+    /// The cheapest cost the shipped bounds admit (1 pass, 8 MiB), so that upvault itself opens them.
+    static let vectorKDF = KDFParameters(opsLimit: 1, memLimit: 8 << 20)
+    static let kdf = Vector.KDF(opslimit: 1, memlimitBytes: 8 << 20)
 
     static let directory = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -41,8 +67,8 @@ import UPVaultTesting
         func create(_ name: String, seed: UInt8) throws -> Vault {
             try Random.withDeterministicRandomness(seed: seed) {
                 try Vault.create(
-                    at: directory + "/" + name, passphrase: secure(passphrase), kdf: testKDF, createdAt: createdAt,
-                    logger: Vault.silentLogger)
+                    at: directory + "/" + name, passphrase: secure(passphrase), kdf: vectorKDF, createdAt: createdAt,
+                    anchors: .disabled, logger: Vault.silentLogger)
             }
         }
         var vectors: [Vector] = []
@@ -51,7 +77,7 @@ import UPVaultTesting
         vectors.append(
             Vector(
                 file: "empty.upv", description: "a new vault: header with one passphrase slot, no records, the seal",
-                passphrase: passphrase, kdf: [1, 8192], generation: 1, entries: [:]))
+                passphrase: passphrase, kdf: kdf, generation: 1, records: 0, entries: [:]))
 
         let secrets = try create("entries.upv", seed: 2)
         try Random.withDeterministicRandomness(seed: 2) {
@@ -68,8 +94,8 @@ import UPVaultTesting
             Vector(
                 file: "entries.upv",
                 description:
-                    "one put, a batch of three (secret, app, grant), a delete, a put: five records in four batches",
-                passphrase: passphrase, kdf: [1, 8192], generation: 1,
+                    "one put, a batch of three (secret, app, grant), a delete, a put: six records in four batches",
+                passphrase: passphrase, kdf: kdf, generation: 1, records: 6,
                 entries: [
                     "secret/db-password": "hunter2", "secret/unicode": "pässwörd ✓",
                     "app/up": json(EntryTests.app), "grant/up/andy@example.com": json(EntryTests.grant),
@@ -85,7 +111,7 @@ import UPVaultTesting
             Vector(
                 file: "recovery.upv",
                 description: "a passphrase slot and a recovery-key slot (added by a rewrite: generation 2), one record",
-                passphrase: passphrase, recoveryKey: recoveryText, kdf: [1, 8192], generation: 2,
+                passphrase: passphrase, recoveryKey: recoveryText, kdf: kdf, generation: 2, records: 1,
                 entries: ["secret/note": "opened with either key"]))
         for name in ["empty.upv", "entries.upv", "recovery.upv"] {
             try? FileManager.default.removeItem(atPath: directory + "/" + name + ".lock")
@@ -120,22 +146,29 @@ import UPVaultTesting
             let path = scratch.file(vector.file)
             try FileManager.default.copyItem(
                 atPath: Self.directory.appendingPathComponent(vector.file).path, toPath: path)
+            // The shipped bounds (KDFLimits.default): the tool opens its own vectors.
             var openers: [() throws -> Vault] = [
-                { try Vault.open(at: path, passphrase: secure(vector.passphrase), limits: testLimits) }
+                { try Vault.open(at: path, passphrase: secure(vector.passphrase), anchors: .disabled) }
             ]
             if let recovery = vector.recoveryKey {
-                openers.append { try Vault.open(at: path, recoveryKey: try RecoveryKeyText.parse(secure(recovery))) }
+                openers.append {
+                    try Vault.open(
+                        at: path, recoveryKey: try RecoveryKeyText.parse(secure(recovery)), anchors: .disabled)
+                }
             }
             for open in openers {
                 let vault = try open()
                 let statistics = try vault.verify()
                 #expect(statistics.generation == vector.generation)
-                #expect(statistics.kdf == KDFParameters(opsLimit: UInt32(vector.kdf[0]), memLimit: vector.kdf[1]))
+                #expect(
+                    statistics.kdf
+                        == KDFParameters(opsLimit: UInt32(vector.kdf.opslimit), memLimit: vector.kdf.memlimitBytes))
+                #expect(UInt64(statistics.recordCount) == vector.records)
                 #expect(statistics.tornTail == nil)
                 var found: [String: String] = [:]
                 for kind in EntryKind.allCases {
                     for name in try vault.names(of: kind) {
-                        found["\(kind)/\(name)"] = text(try vault.value(for: EntryKey(kind, name)))
+                        found[Self.entryKey(kind, name)] = text(try vault.value(for: EntryKey(kind, name)))
                     }
                 }
                 #expect(found == vector.entries, "\(vector.file)")

@@ -154,7 +154,7 @@ public final class AgentClient: VaultStore {
             }
             names += page
             guard more else { return names }
-            guard let last = page.last, after.map({ last > $0 }) ?? true else {
+            guard let last = page.last, after.map({ EntryName.precedes($0, last) }) ?? true else {
                 throw AgentError.protocolViolation("a page of names that does not move forward")
             }
             after = last

@@ -20,6 +20,10 @@ public enum EntryKind: UInt8, Sendable, Hashable, CaseIterable, CustomStringConv
 }
 
 /// The key of an entry in the vault's index.
+///
+/// Names are compared as UTF-8 bytes (Vault/FORMAT.md, "Entries"): two names that Unicode calls
+/// canonically equivalent but that are spelled with different bytes are two entries, exactly as a
+/// byte-comparing reader of the format sees them (Swift's `String ==` would have merged them).
 public struct EntryKey: Hashable, Sendable, CustomStringConvertible {
     public var kind: EntryKind
     public var name: String
@@ -30,4 +34,26 @@ public struct EntryKey: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(kind)/\(name)" }
+
+    public static func == (lhs: EntryKey, rhs: EntryKey) -> Bool {
+        lhs.kind == rhs.kind && lhs.name.utf8.elementsEqual(rhs.name.utf8)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(kind)
+        hasher.combine(name.utf8.count)
+        for byte in name.utf8 { hasher.combine(byte) }
+    }
+}
+
+extension EntryName {
+    /// The order of names everywhere (listings, pages, rewrites): by their UTF-8 bytes.
+    public static func precedes(_ lhs: String, _ rhs: String) -> Bool {
+        lhs.utf8.lexicographicallyPrecedes(rhs.utf8)
+    }
+
+    /// Whether two names are the same name: the same UTF-8 bytes.
+    public static func same(_ lhs: String, _ rhs: String) -> Bool {
+        lhs.utf8.elementsEqual(rhs.utf8)
+    }
 }

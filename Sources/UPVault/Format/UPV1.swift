@@ -14,7 +14,7 @@ enum UPV1 {
 
     /// Frame type bytes.
     static let recordFrameType: UInt8 = 0x52  // "R"
-    static let sealFrameType: UInt8 = 0x45  // "E": three bits from "R", so no single flip turns one into the other
+    static let sealFrameType: UInt8 = 0x45  // "E": four bits from "R", so no single flip turns one into the other
 
     /// type(1) ‖ n(4) ‖ ~n(4) ‖ nonce(24), then n bytes of ciphertext.
     static let recordHeaderByteCount = 9

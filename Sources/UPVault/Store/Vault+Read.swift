@@ -29,7 +29,7 @@ extension Vault {
         }
         return try state.scratch.bytes.withUnsafeBytes { (plaintext) throws(VaultError) -> SecureBytes in
             let storedName = String(decoding: plaintext[fields.name], as: UTF8.self)
-            guard fields.operation == .put, fields.kind == key.kind, storedName == key.name else {
+            guard fields.operation == .put, fields.kind == key.kind, EntryName.same(storedName, key.name) else {
                 throw .integrity(.malformedRecord(index: location.index, offset: location.offset))
             }
             return SecureBytes(copying: UnsafeRawBufferPointer(rebasing: plaintext[fields.value]))
@@ -41,7 +41,7 @@ extension Vault {
         of kind: EntryKind, _ body: (String, borrowing SecureBytes) throws(VaultError) -> Void
     ) throws(VaultError) {
         try withLockedState(exclusive: false) { (state) throws(VaultError) in
-            let keys = state.index.keys.filter { $0.kind == kind }.sorted { $0.name < $1.name }
+            let keys = state.index.keys.filter { $0.kind == kind }.sorted { EntryName.precedes($0.name, $1.name) }
             for key in keys {
                 guard let location = state.index[key] else { continue }
                 let value = try Self.readValue(at: location, key: key, state: state)
@@ -53,7 +53,7 @@ extension Vault {
     /// The names of all entries of one kind, sorted.
     public func names(of kind: EntryKind) throws(VaultError) -> [String] {
         try withLockedState(exclusive: false) { state in
-            state.index.keys.filter { $0.kind == kind }.map(\.name).sorted()
+            state.index.keys.filter { $0.kind == kind }.map(\.name).sorted(by: EntryName.precedes)
         }
     }
 

@@ -24,7 +24,10 @@ extension Vault {
             chunkByteCount: 1 << 20)
         var index: [EntryKey: RecordLocation] = [:]
         index.reserveCapacity(state.index.count)
-        let live = state.index.sorted { ($0.key.kind.rawValue, $0.key.name) < ($1.key.kind.rawValue, $1.key.name) }
+        let live = state.index.sorted {
+            $0.key.kind == $1.key.kind
+                ? EntryName.precedes($0.key.name, $1.key.name) : $0.key.kind.rawValue < $1.key.kind.rawValue
+        }
         let oldIdentity = state.identity
         for (number, (key, location)) in live.enumerated() {
             _ = try old.withRawBytes { (raw) throws(VaultError) -> RecordFields in
