@@ -14,7 +14,7 @@ import UPVault
 /// - `POST /admin/invalidate-access-tokens`: the 2014-04-25 event.
 /// - `POST /admin/expire-access-tokens[?user=XID]`: access tokens past their expiry (API answers 401).
 /// - `POST /admin/revoke?user=XID`: the user removes the app (refresh answers access_denied).
-/// - `POST /admin/settings?rotate_refresh_tokens=1&deny=0&errors_with_200=0&access_token_lifetime=S`
+/// - `POST /admin/settings?rotate_refresh_tokens=1&revoke_family_on_reuse=1&deny=0&errors_with_200=0&access_token_lifetime=S`
 /// - `POST /admin/faults?server_error_rate=0.1&drop_rate=0.02&rate_limit_rate=0.01&retry_after=1&latency_ms=0&error_200_rate=0&hold_after=0`
 /// - `POST /admin/seed?count=N`: N new users with grants, returned as a JSON array.
 func addAdminRoutes(to router: Router<SandboxContext>, provider: Provider, token: String) {
@@ -57,6 +57,9 @@ func addAdminRoutes(to router: Router<SandboxContext>, provider: Provider, token
                 state.settings.rotateRefreshTokens = value == "1" || value == "true"
             }
             if let value = query.get("deny") { state.settings.deny = value == "1" || value == "true" }
+            if let value = query.get("revoke_family_on_reuse") {
+                state.settings.revokeFamilyOnReuse = value == "1" || value == "true"
+            }
             if let value = query.get("errors_with_200") {
                 state.settings.errorsWith200 = value == "1" || value == "true"
             }

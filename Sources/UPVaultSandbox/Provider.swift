@@ -64,9 +64,10 @@ public final class Provider: Sendable {
     public struct Settings: Sendable, Codable {
         public init(
             rotateRefreshTokens: Bool = false, accessTokenLifetime: Int64 = 31_536_000, deny: Bool = false,
-            errorsWith200: Bool = false
+            errorsWith200: Bool = false, revokeFamilyOnReuse: Bool = false
         ) {
             self.rotateRefreshTokens = rotateRefreshTokens
+            self.revokeFamilyOnReuse = revokeFamilyOnReuse
             self.accessTokenLifetime = accessTokenLifetime
             self.deny = deny
             self.errorsWith200 = errorsWith200
@@ -77,9 +78,13 @@ public final class Provider: Sendable {
         public var deny = false
         /// Token endpoint errors answered with HTTP 200 (as some Jawbone-era clients had to expect).
         public var errorsWith200 = false
+        /// A consumed refresh token presented again revokes the whole grant (RFC 9700 §4.14.2): its current
+        /// refresh and access tokens stop working, as providers that detect replay do.
+        public var revokeFamilyOnReuse = false
 
         enum CodingKeys: String, CodingKey {
             case deny
+            case revokeFamilyOnReuse = "revoke_family_on_reuse"
             case rotateRefreshTokens = "rotate_refresh_tokens"
             case accessTokenLifetime = "access_token_lifetime"
             case errorsWith200 = "errors_with_200"
@@ -128,6 +133,8 @@ public final class Provider: Sendable {
         public var refreshesSucceeded = 0
         /// Refresh requests that presented a refresh token already consumed by rotation.
         public var consumedRefreshTokenReuses = 0
+        /// Grants revoked because a consumed refresh token of theirs came back.
+        public var familiesRevoked = 0
         public var invalidClient = 0
         public var apiRequests = 0
         public var unauthorizedAPIRequests = 0
@@ -139,6 +146,7 @@ public final class Provider: Sendable {
             case refreshGrants = "refresh_grants"
             case refreshesSucceeded = "refreshes_succeeded"
             case consumedRefreshTokenReuses = "consumed_refresh_token_reuses"
+            case familiesRevoked = "families_revoked"
             case invalidClient = "invalid_client"
             case apiRequests = "api_requests"
             case unauthorizedAPIRequests = "unauthorized_api_requests"
@@ -153,7 +161,8 @@ public final class Provider: Sendable {
         var grantByUser: [String: Int] = [:]
         var byAccessToken: [String: Int] = [:]
         var byRefreshToken: [String: Int] = [:]
-        var consumedRefreshTokens: Set<String> = []
+        /// Refresh tokens consumed by rotation, and the grant each belonged to.
+        var consumedRefreshTokens: [String: Int] = [:]
         var codes: [String: PendingCode] = [:]
         var nextGrant = 1
         var nextUser = 1

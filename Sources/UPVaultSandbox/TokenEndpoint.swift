@@ -81,8 +81,15 @@ extension Provider {
                 guard let token = parameters.refreshToken, let grantID = state.byRefreshToken[token],
                     var record = state.grants[grantID]
                 else {
-                    if let token = parameters.refreshToken, state.consumedRefreshTokens.contains(token) {
+                    if let token = parameters.refreshToken, let family = state.consumedRefreshTokens[token] {
                         state.statistics.consumedRefreshTokenReuses += 1
+                        if state.settings.revokeFamilyOnReuse, let record = state.grants[family],
+                            state.byRefreshToken[record.refreshToken] == family
+                        {
+                            state.byRefreshToken[record.refreshToken] = nil
+                            state.byAccessToken[record.accessToken] = nil
+                            state.statistics.familiesRevoked += 1
+                        }
                     }
                     return .error(code: "invalid_grant", description: "Invalid refresh token", status: errorStatus(400))
                 }
@@ -96,7 +103,7 @@ extension Provider {
                 record.accessExpiresAt = now + state.settings.accessTokenLifetime
                 if state.settings.rotateRefreshTokens {
                     state.byRefreshToken[record.refreshToken] = nil
-                    state.consumedRefreshTokens.insert(record.refreshToken)
+                    state.consumedRefreshTokens[record.refreshToken] = grantID
                     record.refreshToken = Self.token()
                     state.byRefreshToken[record.refreshToken] = grantID
                 }

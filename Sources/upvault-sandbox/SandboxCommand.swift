@@ -58,6 +58,9 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Issue a new refresh token on every refresh (the old one is consumed).")
     var rotateRefreshTokens = false
 
+    @Flag(help: "Revoke a grant's tokens when one of its consumed refresh tokens is presented again.")
+    var revokeFamilyOnReuse = false
+
     @Option(help: "Access token lifetime in seconds (Jawbone: one year).")
     var accessTokenLifetime: Int64 = 31_536_000
 
@@ -97,7 +100,7 @@ struct Serve: AsyncParsableCommand {
             client: .init(id: clientID, secrets: [.init(value: secret)], redirectURIs: redirectURI),
             settings: .init(
                 rotateRefreshTokens: rotateRefreshTokens, accessTokenLifetime: accessTokenLifetime, deny: deny,
-                errorsWith200: errorsWith200),
+                errorsWith200: errorsWith200, revokeFamilyOnReuse: revokeFamilyOnReuse),
             faults: .init(
                 serverErrorRate: serverErrorRate, dropRate: dropRate, rateLimitRate: rateLimitRate,
                 retryAfter: retryAfter,

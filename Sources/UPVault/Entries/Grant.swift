@@ -28,6 +28,10 @@ public struct Grant: CodableEntry, Equatable {
     public var secretFingerprint: String?
     public var status: Status
     public var statusReason: String?
+    /// Set, durably, just before a refresh request leaves and cleared with its result: found set by
+    /// the next refresher (which holds the grant's lock, so whoever set it is gone), it says a refresh
+    /// was cut off and the provider may already have redeemed the refresh token.
+    public var refreshStartedAt: Int64?
 
     public var entryName: String { "\(app)/\(user)" }
 
@@ -63,6 +67,7 @@ public struct Grant: CodableEntry, Equatable {
         case lastRefreshAt = "last_refresh_at"
         case secretFingerprint = "secret_fingerprint"
         case statusReason = "status_reason"
+        case refreshStartedAt = "refresh_started_at"
     }
 }
 

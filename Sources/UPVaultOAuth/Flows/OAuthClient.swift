@@ -181,16 +181,39 @@ public final class OAuthClient: Sendable {
 
     /// One refresh at the provider, persisted before it returns. `invalid_grant` marks the grant as
     /// needing re-authorization and `access_denied` as revoked; neither deletes it.
+    ///
+    /// A refresh token is never sent twice when it may already have been redeemed: the grant is marked
+    /// (`refreshStartedAt`, durably) before the request leaves. A refresher that finds the mark on a
+    /// grant of an app whose provider rotates refresh tokens does not send the old token again (a
+    /// provider that detects reuse revokes every token of the user); it marks the grant as needing
+    /// re-authorization, with the reason. A provider that does not rotate gets the token again.
     func performRefresh(_ grant: Grant) async throws(OAuthError) -> Grant {
         let app = try app(named: grant.app)
         guard let refreshToken = grant.refreshToken else { throw .noRefreshToken(grant: grant.entryName) }
+        var clean = grant
+        clean.refreshStartedAt = nil
+        if grant.refreshStartedAt != nil {
+            guard !app.rotatesRefreshTokens else {
+                var marked = clean
+                marked.status = .needsReauthorization
+                marked.statusReason = Self.interruptedReason
+                try store(marked)
+                logger.warning(
+                    "a refresh was interrupted; not sending its token again", metadata: ["grant": "\(grant.entryName)"])
+                throw .invalidGrant(grant: grant.entryName, reason: Self.interruptedReason)
+            }
+            logger.notice("retrying an interrupted refresh", metadata: ["grant": "\(grant.entryName)"])
+        }
+        var started = clean
+        started.refreshStartedAt = now()
+        try store(started)
         let response: TokenResponse
         let secret: App.ClientSecret
         do {
             (response, secret) = try await tokenRequest(
                 app: app, fields: [("grant_type", "refresh_token"), ("refresh_token", refreshToken)])
         } catch .providerError(let code, let reason, _) where code == "invalid_grant" || code == "access_denied" {
-            var marked = grant
+            var marked = clean
             marked.status = code == "invalid_grant" ? .needsReauthorization : .revoked
             marked.statusReason = "\(code): \(reason)"
             try store(marked)
@@ -198,13 +221,22 @@ public final class OAuthClient: Sendable {
                 "grant needs re-authorization", metadata: ["grant": "\(grant.entryName)", "error": "\(code)"])
             if code == "invalid_grant" { throw .invalidGrant(grant: grant.entryName, reason: reason) }
             throw .grantNotActive(grant: grant.entryName, status: .revoked, reason: marked.statusReason)
+        } catch .transport(let reason) where !AsyncHTTPTransport.neverSent(reason) {
+            throw .transport(reason)  // the answer was lost: the mark stays (the token may be spent)
+        } catch {
+            try? store(clean)  // the provider answered, or the request never left: nothing was redeemed
+            throw error
         }
-        let refreshed = grant.refreshed(
+        let refreshed = clean.refreshed(
             with: response, at: now(), fingerprint: secret.fingerprint(clientID: app.clientID))
         try store(refreshed)
         logger.info("refreshed", metadata: ["grant": "\(grant.entryName)"])
         return refreshed
     }
+
+    static let interruptedReason =
+        "interrupted: a refresh was cut off after its request may have reached the provider, which rotates "
+        + "refresh tokens; sending the old one again could revoke all of the user's tokens, so log in again"
 
     /// Stores a refresh token obtained elsewhere (kiefer's `set_refresh_token`).
     public func setRefreshToken(_ token: String, app: String, user: String) throws(OAuthError) {

@@ -108,20 +108,29 @@ final class AsyncHTTPTransport: HTTPTransport {
         try? await existing?.shutdown()
     }
 
+    /// Whether a `transport` failure with this reason happened before the request could leave (no
+    /// connection was made), so the provider cannot have acted on it.
+    static func neverSent(_ reason: String) -> Bool {
+        reason == connectTimedOut || reason.hasPrefix(connectFailedPrefix)
+    }
+
+    static let connectTimedOut = "connection timed out"
+    static let connectFailedPrefix = "connection failed ("
+
     /// A short reason that names no URL (URLs may carry query parameters).
     static func describe(_ error: any Error) -> String {
         switch error {
         case let error as HTTPClientError:
             switch error {
-            case .connectTimeout: return "connection timed out"
+            case .connectTimeout: return connectTimedOut
             case .readTimeout, .deadlineExceeded: return "timed out waiting for the response"
             case .remoteConnectionClosed: return "the connection was closed before the response was complete"
             case .invalidURL, .emptyHost, .emptyScheme: return "invalid URL"
             default: return "HTTP client error"
             }
         case let error as NIOConnectionError:
-            return
-                "connection failed (\(error.dnsAAAAError == nil && error.dnsAError == nil ? "refused or unreachable" : "name lookup failed"))"
+            return connectFailedPrefix
+                + "\(error.dnsAAAAError == nil && error.dnsAError == nil ? "refused or unreachable" : "name lookup failed"))"
         case is ChannelError:
             return "the connection failed"
         case is IOError:

@@ -1,0 +1,82 @@
+import Foundation
+import Testing
+import UPVault
+import UPVaultTesting
+
+@testable import UPVaultOAuth
+
+/// A refresh token is never sent twice when it may already have been redeemed: the grant carries a
+/// durable mark while its refresh is in flight, and a refresher that finds the mark left behind by a
+/// killed process does not resend a rotating provider's token.
+@Suite struct InterruptedRefreshTests {
+    static func seed(_ fixture: Fixture, rotates: Bool, interrupted: Bool) throws {
+        var app = try fixture.seed(grant: .some(fixture.now))
+        app.rotatesRefreshTokens = rotates
+        try fixture.vault.put(app)
+        var grant = try #require(try fixture.grant())
+        if interrupted { grant.refreshStartedAt = fixture.now - 5 }
+        try fixture.vault.put(grant)
+    }
+
+    @Test func theMarkIsDurableWhileTheRequestIsOutAndGoneAfter() async throws {
+        let fixture = try Fixture()
+        try Self.seed(fixture, rotates: true, interrupted: false)
+        let vault = fixture.vault
+        let transport = StubTransport { _ throws(OAuthError) in
+            // What a process killed now would leave behind: the mark, on disk.
+            let stored = try? vault.entry(Grant.self, named: "up/alice")
+            #expect(stored?.refreshStartedAt == 1_700_000_000)
+            return json(200, tokenJSON)
+        }
+        #expect(try await fixture.client(transport).refresh(app: "up", user: "alice").accessToken == "new-access")
+        #expect(try fixture.grant()?.refreshStartedAt == nil)
+        #expect(transport.requests.count == 1)
+    }
+
+    @Test func aRotatingProvidersTokenIsNotSentAgainAfterAnInterruption() async throws {
+        let fixture = try Fixture()
+        try Self.seed(fixture, rotates: true, interrupted: true)
+        let transport = StubTransport { _ throws(OAuthError) in json(200, tokenJSON) }
+        await #expect(throws: OAuthError.invalidGrant(grant: "up/alice", reason: OAuthClient.interruptedReason)) {
+            _ = try await fixture.client(transport).accessToken(app: "up", user: "alice")
+        }
+        #expect(transport.requests.isEmpty, "the possibly spent refresh token was sent again")
+        let stored = try #require(try fixture.grant())
+        #expect(stored.status == .needsReauthorization && stored.refreshStartedAt == nil)
+        #expect(stored.statusReason?.hasPrefix("interrupted") == true)
+    }
+
+    @Test func aNonRotatingProviderGetsTheTokenAgain() async throws {
+        let fixture = try Fixture()
+        try Self.seed(fixture, rotates: false, interrupted: true)
+        let transport = StubTransport { _ throws(OAuthError) in json(200, tokenJSON) }
+        #expect(try await fixture.client(transport).accessToken(app: "up", user: "alice") == "new-access")
+        #expect(try fixture.grant()?.refreshStartedAt == nil)
+    }
+
+    @Test(arguments: [
+        ("timed out waiting for the response", true),
+        ("the connection was closed before the response was complete", true),
+        ("connection timed out", false), ("connection failed (refused or unreachable)", false),
+    ])
+    func aLostAnswerKeepsTheMarkARefusedConnectionDoesNot(reason: String, keepsMark: Bool) async throws {
+        let fixture = try Fixture()
+        try Self.seed(fixture, rotates: true, interrupted: false)
+        let transport = StubTransport { _ throws(OAuthError) in throw .transport(reason) }
+        await #expect(throws: OAuthError.transport(reason)) {
+            _ = try await fixture.client(transport).refresh(app: "up", user: "alice")
+        }
+        #expect((try fixture.grant()?.refreshStartedAt != nil) == keepsMark)
+    }
+
+    @Test func aProviderAnswerClearsTheMark() async throws {
+        let fixture = try Fixture()
+        try Self.seed(fixture, rotates: true, interrupted: false)
+        let transport = StubTransport { _ throws(OAuthError) in json(503, "{}") }
+        await #expect(throws: OAuthError.self) {
+            _ = try await fixture.client(transport).refresh(app: "up", user: "alice")
+        }
+        #expect(try fixture.grant()?.refreshStartedAt == nil)
+        #expect(try fixture.grant()?.status == .active)
+    }
+}
