@@ -104,6 +104,12 @@ let package = Package(
         ),
         // What every test target shares: temporary directories, the vault fixture, the CLI harness and
         // the one sandbox launcher (a process, or in-process). Not a product.
+        // Fuzz targets for every parser of untrusted bytes (scripts/fuzz.sh builds it with libFuzzer);
+        // without -D FUZZING it replays inputs. Not a product.
+        .executableTarget(
+            name: "upvault-fuzz",
+            dependencies: ["UPVault", "UPVaultOAuth", "UPVaultAgent"]
+        ),
         .target(
             name: "UPVaultTesting",
             dependencies: [

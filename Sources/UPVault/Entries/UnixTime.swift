@@ -66,3 +66,23 @@ public struct UnixTime: Codable, Sendable, Hashable, Comparable, CustomStringCon
         self = time
     }
 }
+
+/// Durations as users type them: `300` (seconds), `90s`, `5m`, `8h`, `14d`, `2w`; at most ten years.
+public enum DurationText {
+    public static let maximumSeconds: Int64 = 3650 * 86_400
+
+    /// The seconds `text` says, or nil.
+    public static func seconds(parsing text: String) -> Int64? {
+        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800]
+        var digits = Substring(text)
+        var multiplier: Int64 = 1
+        if let last = digits.last, let unit = units[last] {
+            multiplier = unit
+            digits = digits.dropLast()
+        }
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let value = Int64(digits),
+            value <= maximumSeconds / multiplier
+        else { return nil }
+        return value * multiplier
+    }
+}

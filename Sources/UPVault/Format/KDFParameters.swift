@@ -41,3 +41,22 @@ public struct KDFLimits: Hashable, Sendable {
         opsLimit.contains(parameters.opsLimit) && memLimit.contains(parameters.memLimit)
     }
 }
+
+extension KDFParameters {
+    /// `interactive`, `moderate`, `sensitive`, or `OPS:MIB` within `limits`; nil for anything else.
+    public init?(parsing text: String, within limits: KDFLimits = .default) {
+        switch text {
+        case "interactive": self = .interactive
+        case "moderate": self = .moderate
+        case "sensitive": self = .sensitive
+        default:
+            let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count == 2, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isNumber } }),
+                let ops = UInt32(parts[0]), let mebibytes = UInt64(parts[1]), mebibytes <= 1 << 20
+            else { return nil }
+            let candidate = KDFParameters(opsLimit: ops, memLimit: mebibytes << 20)
+            guard limits.admit(candidate) else { return nil }
+            self = candidate
+        }
+    }
+}

@@ -125,7 +125,7 @@ extension OAuthClient {
 }
 
 /// Jawbone's envelope around `{"refresh_token": ...}`.
-private struct RefreshTokenEnvelope: Decodable {
+struct RefreshTokenEnvelope: Decodable {
     struct Meta: Decodable {
         var errorDetail: String?
         enum CodingKeys: String, CodingKey { case errorDetail = "error_detail" }

@@ -7,15 +7,8 @@ struct DurationArgument: ExpressibleByArgument {
     var seconds: Int64
 
     init?(argument: String) {
-        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800]
-        var text = Substring(argument)
-        var multiplier: Int64 = 1
-        if let last = text.last, let unit = units[last] {
-            multiplier = unit
-            text = text.dropLast()
-        }
-        guard let value = Int64(text), value >= 0, value <= 3650 * 86_400 / multiplier else { return nil }
-        seconds = value * multiplier
+        guard let seconds = DurationText.seconds(parsing: argument) else { return nil }
+        self.seconds = seconds
     }
 
     var duration: Duration { .seconds(seconds) }
@@ -36,17 +29,8 @@ struct KDFChoice: ExpressibleByArgument {
     var parameters: KDFParameters
 
     init?(argument: String) {
-        switch argument {
-        case "interactive": parameters = .interactive
-        case "moderate": parameters = .moderate
-        case "sensitive": parameters = .sensitive
-        default:
-            let parts = argument.split(separator: ":")
-            guard parts.count == 2, let ops = UInt32(parts[0]), let mebibytes = UInt64(parts[1]) else { return nil }
-            let candidate = KDFParameters(opsLimit: ops, memLimit: mebibytes << 20)
-            guard KDFLimits.default.admit(candidate) else { return nil }
-            parameters = candidate
-        }
+        guard let parameters = KDFParameters(parsing: argument) else { return nil }
+        self.parameters = parameters
     }
 
     static var defaultCompletionKind: CompletionKind { .list(["interactive", "moderate", "sensitive"]) }

@@ -1,0 +1,136 @@
+// Every parser of untrusted bytes, one fuzz target each. Built with libFuzzer by scripts/fuzz.sh
+// (`-sanitize=fuzzer,address -D FUZZING`); built without it, this is a replayer:
+// `upvault-fuzz TARGET FILE...` runs each file through TARGET once (a crash found is a unit test first).
+import Foundation
+
+@testable import UPVault
+@testable import UPVaultAgent
+@testable import UPVaultOAuth
+
+enum FuzzTargets {
+    /// Each target takes the input bytes and must return normally, whatever they are: errors are
+    /// expected, crashes, traps, leaks and hangs are findings.
+    static let all: [String: @Sendable ([UInt8]) -> Void] = [
+        "header": header, "log": log, "record": record, "anchor": anchor, "agent-frame": agentFrame,
+        "agent-request": agentRequest, "redirect": redirect, "token-response": tokenResponse, "api": api,
+        "kiefer": kiefer, "import-grants": importGrants, "template": template, "arguments": arguments,
+    ]
+
+    static let keys = VaultKeys(masterKey: SecureBytes(copying: [UInt8](repeating: 7, count: 32)))
+
+    /// The header and its key slots.
+    static func header(_ bytes: [UInt8]) {
+        _ = bytes.withUnsafeBytes { raw in try? VaultHeader.decode(raw) }
+    }
+
+    /// A whole file: the header, then every frame and the end of the log under a fixed key (frames
+    /// do not authenticate, but every length, type and tail rule runs before that).
+    static func log(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { raw in
+            let start: Int
+            let identity: LogIdentity
+            if let header = try? VaultHeader.decode(raw) {
+                start = header.byteCount
+                identity = LogIdentity(vaultID: header.vaultID, generation: header.generation)
+            } else {
+                start = min(raw.count, 184)
+                identity = LogIdentity(vaultID: [UInt8](repeating: 0, count: 16), generation: 1)
+            }
+            _ = try? LogScanner.scan(
+                raw, base: 0, from: ChainPosition(offset: start, count: 0, lastTag: .zero), identity: identity,
+                keys: keys, scratch: SecureBox(SecureBytes(count: 4096))
+            ) { _ in }
+        }
+    }
+
+    /// A decrypted record's plaintext (what an authentic but hostile writer could put there).
+    static func record(_ bytes: [UInt8]) {
+        _ = bytes.withUnsafeBytes { RecordFrame.parse($0) }
+    }
+
+    static func anchor(_ bytes: [UInt8]) {
+        _ = AnchorRecord.claimedCount(bytes)
+        _ = AnchorRecord.decode(bytes, vaultID: [UInt8](repeating: 0, count: 16), key: keys.anchor)
+    }
+
+    /// The agent's frame reader, over a socket whose peer sent these bytes and closed.
+    static func agentFrame(_ bytes: [UInt8]) {
+        var pair: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0 else { return }
+        defer {
+            close(pair[0])
+            close(pair[1])
+        }
+        let chunk = Array(bytes.prefix(1 << 16))
+        _ = chunk.withUnsafeBytes { send(pair[1], $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        shutdown(pair[1], Int32(SHUT_WR))
+        while (try? AgentFrame.read(from: pair[0], maximum: 1 << 16, deadline: .seconds(1))) ?? nil != nil {}
+    }
+
+    /// The agent's request decoder (envelope, operation, arguments) and the answers a client decodes.
+    static func agentRequest(_ bytes: [UInt8]) {
+        _ = AgentRequestHandler.decode(bytes)
+        _ = try? AgentFrame.decode(AgentReply<AgentResponse>.self, from: bytes)
+        _ = try? AgentFrame.decode(AgentReply<OAuthAgentResponse>.self, from: bytes)
+        _ = AgentRequestHandler.page(of: ["a", "b"], after: String(decoding: bytes, as: UTF8.self), budget: 4)
+    }
+
+    /// A pasted or received redirect URL, against a registered redirect URI.
+    static func redirect(_ bytes: [UInt8]) {
+        let text = String(decoding: bytes, as: UTF8.self)
+        try? EndpointPolicy.check(text)
+        guard let received = try? ParsedURL(text) else { return }
+        _ = received.query("code")
+        _ = received.query("state")
+        if let expected = try? ParsedURL("http://127.0.0.1/callback") { _ = received.isRedirect(to: expected) }
+    }
+
+    /// A token endpoint's answer: the first byte picks the status, the rest is the body.
+    static func tokenResponse(_ bytes: [UInt8]) {
+        let statuses = [200, 400, 401, 429, 500, 503, 302, 201]
+        let status = statuses[Int(bytes.first ?? 0) % statuses.count]
+        let result = HTTPResult(
+            status: status, headers: [("Retry-After", "1"), ("Content-Type", "application/json")],
+            body: Array(bytes.dropFirst()))
+        _ = try? TokenResponse.parse(result)
+        _ = try? ProviderJSON.decode(RefreshTokenEnvelope.self, from: result)
+    }
+
+    /// `upvault api` paths against an API base.
+    static func api(_ bytes: [UInt8]) {
+        _ = try? OAuthClient.apiURL(base: "https://example.com/api/v1", path: String(decoding: bytes, as: UTF8.self))
+    }
+
+    static func kiefer(_ bytes: [UInt8]) {
+        _ = try? KieferConfig.parse(bytes)
+    }
+
+    /// An `import grants` file: the JSON, then every item checked as the import checks it.
+    static func importGrants(_ bytes: [UInt8]) {
+        guard let items = try? JSONDecoder().decode([GrantImport.Item].self, from: Data(bytes)) else { return }
+        for (index, item) in items.enumerated() {
+            _ = try? GrantImport.grant(from: item, index: index, app: app, now: 1_700_000_000)
+        }
+    }
+
+    static let app = App(
+        name: "up", provider: "generic", clientID: "id", clientSecrets: [App.ClientSecret(value: "s", addedAt: 0)],
+        redirectURI: "https://localhost/callback", scopes: [],
+        endpoints: App.Endpoints(authorize: "https://example.com/a", token: "https://example.com/t"))
+
+    /// Templates and `exec` mappings with their `upvault:` references.
+    static func template(_ bytes: [UInt8]) {
+        let text = String(decoding: bytes, as: UTF8.self)
+        _ = try? SecretTemplate.references(in: text)
+        _ = try? ExecEnvironment.mapping(text)
+    }
+
+    /// What the CLI's arguments parse: durations, dates, KDF choices, recovery keys.
+    static func arguments(_ bytes: [UInt8]) {
+        let text = String(decoding: bytes, as: UTF8.self)
+        _ = DurationText.seconds(parsing: text)
+        _ = UnixTime(parsing: text)
+        _ = KDFParameters(parsing: text)
+        _ = try? RecoveryKeyText.parse(SecureBytes(copying: bytes))
+    }
+}
