@@ -17,7 +17,7 @@ import UPVaultTesting
         let fixture = try VaultFixture(prefix: "upvault-agent-log")
         let oauth = OAuthClient(vault: fixture.vault, logger: logger)
         let agent = AgentRequestHandler(
-            vault: fixture.vault, oauth: oauth, ttl: .seconds(60), idle: .seconds(60), logger: logger)
+            vault: fixture.vault, oauth: oauth, ttl: .seconds(86_400), idle: .seconds(86_400), logger: logger)
         let value = Base64URL.encode(Array("s3cret-value".utf8), original: true)
         let path = agent.vaultPath
         _ = agent.handle(.write(changes: [.init(kind: 1, name: "db", value: value)]), vault: path)

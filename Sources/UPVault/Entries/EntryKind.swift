@@ -41,8 +41,9 @@ public struct EntryKey: Hashable, Sendable, CustomStringConvertible {
 
     public func hash(into hasher: inout Hasher) {
         hasher.combine(kind)
-        hasher.combine(name.utf8.count)
-        for byte in name.utf8 { hasher.combine(byte) }
+        var contiguous = name
+        contiguous.makeContiguousUTF8()  // free for native strings; the same bytes hash the same way
+        contiguous.utf8.withContiguousStorageIfAvailable { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
     }
 }
 
