@@ -26,4 +26,12 @@ start=$(date +%s)
 swift build --build-tests --sanitize "$kind" --scratch-path "$scratch"
 built=$(date +%s)
 swift test --skip-build --sanitize "$kind" --scratch-path "$scratch" "$@"
+if [ $# -eq 0 ]; then
+  # The fuzz corpus, replayed through the instrumented parsers (scripts/fuzz.sh explores further).
+  for target in Fuzz/corpus/*/; do
+    target="$(basename "$target")"
+    "$scratch/debug/upvault-fuzz" "$target" Fuzz/corpus/"$target"/* > /dev/null
+  done
+  echo "sanitize ($kind): the fuzz corpus replays cleanly"
+fi
 echo "sanitize ($kind): built in $((built - start)) s, tests ran in $(($(date +%s) - built)) s"

@@ -357,8 +357,8 @@ enum RawSocket {
 
     @Test(
         .disabled(
-            if: ProcessInfo.processInfo.environment["ASAN_OPTIONS"] != nil,
-            "AddressSanitizer turns mlock into a no-op that succeeds (scripts/sanitize.sh sets ASAN_OPTIONS)"))
+            if: ["ASAN_OPTIONS", "TSAN_OPTIONS"].contains { ProcessInfo.processInfo.environment[$0] != nil },
+            "the sanitizers turn mlock into a no-op that succeeds (scripts/sanitize.sh sets their options)"))
     func unlockRefusesWithoutLockableMemoryUnlessAllowed() throws {
         var cli = CLI()
         cli.environment["UPVAULT_AGENT_SOCK"] = cli.directory + "/run/agent.sock"
