@@ -13,8 +13,8 @@ cd "$(dirname "$0")/.."
 kind="${1:-address}"
 [ $# -gt 0 ] && shift
 case "$kind" in
-  address) export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1" ;;
-  thread) export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1" ;;
+  address) export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1" UPVAULT_TEST_SLOWDOWN=3 ;;
+  thread) export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1" UPVAULT_TEST_SLOWDOWN=10 ;;
   *) echo "usage: $0 address|thread [swift test options]" >&2; exit 64 ;;
 esac
 export SWIFT_BACKTRACE=enable=no

@@ -41,7 +41,9 @@ package final class Sandbox: @unchecked Sendable {
         url = String(seen[range.upperBound...].prefix { !$0.isNewline })
         adminToken = try AdminToken.read(from: tokenFile)
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
-        configuration.timeout = .init(connect: .seconds(5), read: .seconds(30))
+        // Instrumented builds run many times slower (scripts/sanitize.sh sets the factor).
+        let slowdown = Int64(ProcessInfo.processInfo.environment["UPVAULT_TEST_SLOWDOWN"] ?? "") ?? 1
+        configuration.timeout = .init(connect: .seconds(5 * slowdown), read: .seconds(30 * slowdown))
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
@@ -89,7 +91,8 @@ package final class Sandbox: @unchecked Sendable {
             request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
             request.body = .bytes(ByteBuffer(string: body))
         }
-        let response = try await http.execute(request, timeout: .seconds(30))
+        let slowdown = Int64(ProcessInfo.processInfo.environment["UPVAULT_TEST_SLOWDOWN"] ?? "") ?? 1
+        let response = try await http.execute(request, timeout: .seconds(30 * slowdown))
         let bytes = try await response.body.collect(upTo: 64 << 20)
         return Reply(
             status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) },
