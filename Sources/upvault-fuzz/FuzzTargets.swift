@@ -1,8 +1,12 @@
 // Every parser of untrusted bytes, one fuzz target each. Built with libFuzzer by scripts/fuzz.sh
 // (`-sanitize=fuzzer,address -D FUZZING`); built without it, this is a replayer:
 // `upvault-fuzz TARGET FILE...` runs each file through TARGET once (a crash found is a unit test first).
+//
+// The targets reach internal parsers through `@testable import`, which only debug builds allow (they are
+// compiled for testing); a release build of the package makes this tool with no targets.
 import Foundation
 
+#if DEBUG
 @testable import UPVault
 @testable import UPVaultAgent
 @testable import UPVaultOAuth
@@ -134,3 +138,8 @@ enum FuzzTargets {
         _ = try? RecoveryKeyText.parse(SecureBytes(copying: bytes))
     }
 }
+#else
+enum FuzzTargets {
+    static let all: [String: @Sendable ([UInt8]) -> Void] = [:]
+}
+#endif
