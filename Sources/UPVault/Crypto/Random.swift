@@ -5,19 +5,22 @@ import Synchronization
 ///
 /// Production code always reads libsodium's `randombytes_buf`. Tests that make the golden vectors in
 /// `Vault/vectors` install a seeded generator through the internal `withDeterministicRandomness`,
-/// which only a `@testable import` can reach.
+/// which only a `@testable import` can reach. The generator is task-local: tests running at the same
+/// time in other tasks keep drawing real randomness and cannot shift the stream.
 enum Random {
-    private static let deterministic = Mutex<DeterministicStream?>(nil)
+    final class Seeded: Sendable {
+        let stream: Mutex<DeterministicStream>
+        init(seed: UInt8) { stream = Mutex(DeterministicStream(seed: seed)) }
+    }
+
+    @TaskLocal static var deterministic: Seeded?
 
     static func fill(_ buffer: UnsafeMutableRawBufferPointer) {
         Sodium.ensureInitialized()
         guard let base = buffer.baseAddress, buffer.count > 0 else { return }
-        let handled = deterministic.withLock { stream -> Bool in
-            guard stream != nil else { return false }
-            stream!.fill(buffer)
-            return true
-        }
-        if !handled {
+        if let seeded = deterministic {
+            seeded.stream.withLock { $0.fill(buffer) }
+        } else {
             randombytes_buf(base, buffer.count)
         }
     }
@@ -30,15 +33,13 @@ enum Random {
 
     /// Runs `body` with every random byte drawn from a stream seeded by `seed`. Test use only.
     static func withDeterministicRandomness<R>(seed: UInt8, _ body: () throws -> R) rethrows -> R {
-        deterministic.withLock { $0 = DeterministicStream(seed: seed) }
-        defer { deterministic.withLock { $0 = nil } }
-        return try body()
+        try $deterministic.withValue(Seeded(seed: seed)) { try body() }
     }
 }
 
 /// libsodium's `randombytes_buf_deterministic` over a 32-byte seed, with a counter mixed into the
 /// seed for each draw so that successive draws differ.
-private struct DeterministicStream {
+struct DeterministicStream: Sendable {
     private var seed: [UInt8]
     private var counter: UInt64 = 0
 
