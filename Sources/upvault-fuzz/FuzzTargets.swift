@@ -21,6 +21,7 @@ enum FuzzTargets {
     ]
 
     static let keys = VaultKeys(masterKey: SecureBytes(copying: [UInt8](repeating: 7, count: 32)))
+    static let decryption = RecordDecryption(workers: 1)
 
     /// The header and its key slots.
     static func header(_ bytes: [UInt8]) {
@@ -40,10 +41,10 @@ enum FuzzTargets {
                 start = min(raw.count, 184)
                 identity = LogIdentity(vaultID: [UInt8](repeating: 0, count: 16), generation: 1)
             }
+            var index = EntryIndex()
             _ = try? LogScanner.scan(
-                raw, base: 0, from: ChainPosition(offset: start, count: 0, lastTag: .zero), identity: identity,
-                keys: keys, scratch: SecureBox(SecureBytes(count: 4096))
-            ) { _ in }
+                .bytes(raw, base: 0), from: ChainPosition(offset: start, count: 0, lastTag: .zero), identity: identity,
+                keys: keys, decryption: decryption, into: &index)
         }
     }
 

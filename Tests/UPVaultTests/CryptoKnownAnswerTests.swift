@@ -107,6 +107,20 @@ func hexString(_ bytes: some Sequence<UInt8>) -> String {
         }
         let zeros = [UInt8](repeating: 0, count: 64)
         #expect(zeros.withUnsafeBytes { Padding.unpaddedLength($0, blockSize: 64) } == nil)
+        // The marker must be the last non-zero byte and inside the last block (sodium_unpad's rule).
+        func unpad(_ bytes: [UInt8]) -> Int? { bytes.withUnsafeBytes { Padding.unpaddedLength($0, blockSize: 64) } }
+        var buffer = [UInt8](repeating: 0x41, count: 128)
+        buffer[64...] = ArraySlice(repeating: 0, count: 64)
+        #expect(unpad(buffer) == nil)  // the last block all zeros, data before it
+        buffer[64] = 0x80
+        #expect(unpad(buffer) == 64)
+        buffer[127] = 0x01
+        #expect(unpad(buffer) == nil)  // a non-zero byte after the marker
+        buffer[127] = 0x80
+        #expect(unpad(buffer) == 127)
+        buffer[127] = 0x81
+        #expect(unpad(buffer) == nil)
+        #expect(unpad([UInt8](repeating: 0x80, count: 63)) == nil)  // not a whole block
     }
 
     @Test func secureBytesComparesInConstantTimeAndCopies() {

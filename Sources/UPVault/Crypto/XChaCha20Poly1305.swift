@@ -40,23 +40,33 @@ enum XChaCha20Poly1305 {
         using key: borrowing SecureBytes,
         into plaintext: UnsafeMutableRawBufferPointer
     ) -> Bool {
-        precondition(nonce.count == nonceByteCount && key.count == keyByteCount)
-        guard ciphertext.count >= tagByteCount, plaintext.count == ciphertext.count - tagByteCount else {
-            return false
+        key.withUnsafeBytes { key in
+            associatedData.withUnsafeBytes { ad in
+                open(ciphertext, nonce: nonce, associatedData: ad, usingKeyBytes: key, into: plaintext)
+            }
         }
+    }
+
+    /// `open` with the key's bytes (secure memory the caller holds open, shared by worker threads).
+    static func open(
+        _ ciphertext: UnsafeRawBufferPointer,
+        nonce: UnsafeRawBufferPointer,
+        associatedData: UnsafeRawBufferPointer,
+        usingKeyBytes key: UnsafeRawBufferPointer,
+        into plaintext: UnsafeMutableRawBufferPointer
+    ) -> Bool {
+        precondition(nonce.count == nonceByteCount && key.count == keyByteCount)
+        guard ciphertext.count >= tagByteCount, plaintext.count == ciphertext.count - tagByteCount,
+            let output = plaintext.baseAddress
+        else { return false }
         Sodium.ensureInitialized()
         var outputLength: UInt64 = 0
-        var scratch: UInt8 = 0
-        let status = key.withUnsafeBytes { keyBytes in
-            crypto_aead_xchacha20poly1305_ietf_decrypt(
-                plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self)
-                    ?? withUnsafeMutablePointer(to: &scratch) { $0 },
-                &outputLength, nil,
-                ciphertext.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(ciphertext.count),
-                associatedData, UInt64(associatedData.count),
-                nonce.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                keyBytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
-        }
+        let status = crypto_aead_xchacha20poly1305_ietf_decrypt(
+            output.assumingMemoryBound(to: UInt8.self), &outputLength, nil,
+            ciphertext.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(ciphertext.count),
+            associatedData.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(associatedData.count),
+            nonce.baseAddress!.assumingMemoryBound(to: UInt8.self),
+            key.baseAddress!.assumingMemoryBound(to: UInt8.self))
         guard status == 0, Int(outputLength) == plaintext.count else {
             Sodium.wipe(plaintext)
             return false

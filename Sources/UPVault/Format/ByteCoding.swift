@@ -61,4 +61,14 @@ extension Array where Element == UInt8 {
         }
         return try result.get()
     }
+
+    /// `withUnsafeMutableBytes` with a typed error.
+    mutating func withMutableRawBytes<R, E: Error>(
+        _ body: (UnsafeMutableRawBufferPointer) throws(E) -> R
+    ) throws(E) -> R {
+        let result: Result<R, E> = withUnsafeMutableBytes { raw in
+            Result { () throws(E) -> R in try body(raw) }
+        }
+        return try result.get()
+    }
 }

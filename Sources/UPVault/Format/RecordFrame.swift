@@ -33,6 +33,12 @@ struct LogIdentity: Sendable, Equatable {
     var generation: UInt64
 }
 
+extension LogIdentity {
+    init(_ header: VaultHeader) {
+        self.init(vaultID: header.vaultID, generation: header.generation)
+    }
+}
+
 enum RecordFrame {
     static let endOfBatchFlag: UInt8 = 0x01
 
@@ -47,6 +53,28 @@ enum RecordFrame {
         previousTag.append(to: &writer)
         writer.append(frameHeader)
         return writer.bytes
+    }
+
+    /// "UPV1-rec" ‖ vault id ‖ generation ‖ index ‖ previous tag ‖ frame header.
+    static let associatedDataByteCount = 8 + UPV1.vaultIDByteCount + 8 + 8 + 16 + UPV1.recordHeaderByteCount
+
+    /// `associatedData` written into `out` (exactly `associatedDataByteCount` bytes).
+    static func writeAssociatedData(
+        into out: UnsafeMutableRawBufferPointer, identity: LogIdentity, index: UInt64, previousTag: Tag,
+        frameHeader: UnsafeRawBufferPointer
+    ) {
+        precondition(out.count == associatedDataByteCount && identity.vaultID.count == UPV1.vaultIDByteCount)
+        var cursor = 0
+        func put(_ bytes: UnsafeRawBufferPointer) {
+            out.baseAddress!.advanced(by: cursor).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+            cursor += bytes.count
+        }
+        UPV1.recordDomain.withUnsafeBytes(put)
+        identity.vaultID.withUnsafeBytes(put)
+        withUnsafeBytes(of: identity.generation.littleEndian, put)
+        withUnsafeBytes(of: index.littleEndian, put)
+        withUnsafeBytes(of: previousTag, put)
+        put(frameHeader)
     }
 
     static func frameHeader(ciphertextByteCount n: UInt32) -> [UInt8] {
@@ -132,21 +160,34 @@ enum RecordFrame {
         _ frame: UnsafeRawBufferPointer, location: RecordLocation, identity: LogIdentity,
         key: borrowing SecureBytes, scratch: inout SecureBytes
     ) throws(VaultError) -> RecordFields {
+        try key.withUnsafeBytes { (key) throws(VaultError) -> RecordFields in
+            try open(frame, location: location, identity: identity, key: key, scratch: &scratch)
+        }
+    }
+
+    /// `open` with the record key's bytes (held open by the caller, shared by worker threads).
+    static func open(
+        _ frame: UnsafeRawBufferPointer, location: RecordLocation, identity: LogIdentity,
+        key: UnsafeRawBufferPointer, scratch: inout SecureBytes
+    ) throws(VaultError) -> RecordFields {
         let n = Int(location.ciphertextByteCount)
         let plaintextCount = n - XChaCha20Poly1305.tagByteCount
         if scratch.count < plaintextCount {
             scratch = SecureBytes(count: Swift.max(plaintextCount, scratch.count * 2))
         }
-        let ad = associatedData(
-            identity: identity, index: location.index, previousTag: location.previousTag,
-            frameHeader: UnsafeRawBufferPointer(rebasing: frame[0..<UPV1.recordHeaderByteCount]))
         let nonce = UnsafeRawBufferPointer(rebasing: frame[UPV1.recordHeaderByteCount..<UPV1.recordPrefixByteCount])
         let ciphertext = UnsafeRawBufferPointer(
             rebasing: frame[UPV1.recordPrefixByteCount..<UPV1.recordPrefixByteCount + n])
-        let authentic = scratch.withUnsafeMutableBytes { out in
-            XChaCha20Poly1305.open(
-                ciphertext, nonce: nonce, associatedData: ad, using: key,
-                into: UnsafeMutableRawBufferPointer(rebasing: out[0..<plaintextCount]))
+        // The associated data on the stack: no allocation per record (a scan opens a million).
+        let authentic = withUnsafeTemporaryAllocation(byteCount: associatedDataByteCount, alignment: 8) { ad in
+            writeAssociatedData(
+                into: ad, identity: identity, index: location.index, previousTag: location.previousTag,
+                frameHeader: UnsafeRawBufferPointer(rebasing: frame[0..<UPV1.recordHeaderByteCount]))
+            return scratch.withUnsafeMutableBytes { out in
+                XChaCha20Poly1305.open(
+                    ciphertext, nonce: nonce, associatedData: UnsafeRawBufferPointer(ad), usingKeyBytes: key,
+                    into: UnsafeMutableRawBufferPointer(rebasing: out[0..<plaintextCount]))
+            }
         }
         guard authentic else {
             throw .integrity(.recordAuthentication(index: location.index, offset: location.offset))
@@ -177,7 +218,9 @@ enum RecordFrame {
         if operation == .delete && valueLength != 0 { return nil }
         let nameStart = UPV1.payloadHeaderByteCount
         let valueStart = nameStart + nameLength
-        guard String(validating: plaintext[nameStart..<valueStart], as: UTF8.self) != nil else { return nil }
+        let name = UnsafeRawBufferPointer(rebasing: plaintext[nameStart..<valueStart])
+        // Names are ASCII in practice (EntryName's rule for writers); anything else is checked in full.
+        guard name.allSatisfy({ $0 < 0x80 }) || String(validating: name, as: UTF8.self) != nil else { return nil }
         return RecordFields(
             operation: operation, kind: kind, endsBatch: flags & endOfBatchFlag != 0,
             name: nameStart..<valueStart, value: valueStart..<valueStart + valueLength)

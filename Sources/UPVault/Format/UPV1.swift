@@ -48,6 +48,9 @@ enum UPV1 {
     /// Not a file key: authenticates the vault's anchor outside the vault (see `VaultAnchors`).
     static let anchorSubkeyID: UInt64 = 5
 
+    /// The longest header a reader accepts (`maximumSlotCount` slots).
+    static let maximumHeaderByteCount = headerByteCount(slotCount: maximumSlotCount)
+
     static func headerByteCount(slotCount: Int) -> Int {
         fixedHeaderByteCount + slotCount * slotByteCount + headerMACByteCount
     }

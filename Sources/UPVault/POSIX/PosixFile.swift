@@ -68,22 +68,26 @@ package final class PosixFile: Sendable {
     /// Reads exactly `count` bytes at `offset`. A file that ends early is reported as short.
     package func read(count: Int, at offset: Int) throws(VaultError) -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: count)
+        let done = try buffer.withMutableRawBytes { (raw) throws(VaultError) -> Int in try read(into: raw, at: offset) }
+        return done == count ? buffer : Array(buffer[0..<done])
+    }
+
+    /// Fills `buffer` from `offset`; returns how many bytes were read (fewer only at the end of the file).
+    package func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws(VaultError) -> Int {
         var done = 0
-        while done < count {
+        while done < buffer.count {
             let result: Int
             do {
                 result = try syscall {
-                    buffer.withUnsafeMutableBytes { raw in
-                        pread(descriptor, raw.baseAddress! + done, count - done, off_t(offset + done))
-                    }
+                    pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
                 }
             } catch {
                 throw .io(operation: "read", path: path, errno: error.code)
             }
-            if result == 0 { return Array(buffer[0..<done]) }
+            if result == 0 { break }
             done += result
         }
-        return buffer
+        return done
     }
 
     /// Reads the whole file from its current position, refusing more than `maximum` bytes.

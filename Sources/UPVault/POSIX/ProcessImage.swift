@@ -43,4 +43,9 @@ package enum ProcessImage {
             return ready > 0
         }
     }
+
+    /// The number of processors online (at least 1, at most `maximum`).
+    package static func onlineProcessorCount(maximum: Int) -> Int {
+        min(max(sysconf(Int32(_SC_NPROCESSORS_ONLN)), 1), maximum)
+    }
 }

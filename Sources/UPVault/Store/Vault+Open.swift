@@ -46,8 +46,8 @@ extension Vault {
         let status = try file.status()
         let state = State(
             file: file, fileIdentity: status.identity, fileSize: status.size, header: header, keys: keys,
-            committed: committed, knownTail: Array(bytes[committed.offset...]), tornTail: nil, index: [:],
-            scratch: SecureBox(SecureBytes(count: 4096)))
+            committed: committed, knownTail: Array(bytes[committed.offset...]), tornTail: nil, index: EntryIndex(),
+            scratch: SecureBox(SecureBytes(count: 4096)), decryption: RecordDecryption())
         logger.info("created vault", metadata: ["path": "\(path)", "kdf": "\(kdf)"])
         let vault = Vault(
             path: path, lockFile: lockFile, state: state, anchorPath: anchors.path(for: vaultID), logger: logger)
@@ -96,6 +96,7 @@ extension Vault {
             state.wiped = true
             state.keys = VaultKeys(masterKey: SecureBytes(count: KeyDerivation.masterKeyByteCount))
             state.scratch = SecureBox(SecureBytes(count: 0))
+            state.decryption.wipe()
         }
     }
 
@@ -108,12 +109,7 @@ extension Vault {
         at path: String, anchors: VaultAnchors, logger: Logger,
         unlock: (VaultHeader) throws(VaultError) -> VaultKeys
     ) throws(VaultError) -> Vault {
-        try FileSystem.checkDirectory(of: path)
-        let file = try openVaultFile(path)
-        let status = try file.status()
-        try FileSystem.checkOwnership(status, path: path, isDirectory: false)
-        let lockFile = try openLockFile(for: path)
-        try lockFile.lock(exclusive: false, timeout: Vault.defaultLockTimeout)
+        let (file, lockFile) = try openSharedLocked(path)
         defer { lockFile.unlock() }
         // The anchor's claimed count says which tag to keep while scanning; its MAC is checked after.
         var anchorBytes: [UInt8]? = nil
@@ -132,6 +128,17 @@ extension Vault {
         return vault
     }
 
+    /// The vault file, its directory and owner checked, and its lock file holding the shared lock
+    /// (the caller unlocks it).
+    static func openSharedLocked(_ path: String) throws(VaultError) -> (file: PosixFile, lockFile: PosixFile) {
+        try FileSystem.checkDirectory(of: path)
+        let file = try openVaultFile(path)
+        try FileSystem.checkOwnership(try file.status(), path: path, isDirectory: false)
+        let lockFile = try openLockFile(for: path)
+        try lockFile.lock(exclusive: false, timeout: Vault.defaultLockTimeout)
+        return (file, lockFile)
+    }
+
     static func openVaultFile(_ path: String) throws(VaultError) -> PosixFile {
         do {
             return try PosixFile.open(path, flags: O_RDWR)
@@ -145,38 +152,29 @@ extension Vault {
     }
 
     /// Reads and verifies a whole vault file: header, key slot, header MAC, every record, the seal.
-    /// `tagAfter` asks for the chain's tag after that many records (nil when the file has fewer).
+    /// The records are read in chunks (bounded memory) and decrypted on every core. `tagAfter` asks for
+    /// the chain's tag after that many records (nil when the file has fewer).
     static func load(
-        file: PosixFile, tagAfter: () -> UInt64? = { nil }, unlock: (VaultHeader) throws(VaultError) -> VaultKeys
+        file: PosixFile, decryption: RecordDecryption = RecordDecryption(), tagAfter: () -> UInt64? = { nil },
+        unlock: (VaultHeader) throws(VaultError) -> VaultKeys
     ) throws(VaultError) -> (state: State, tagAtMark: Tag?) {
         let status = try file.status()
         guard status.size <= maximumFileSize else { throw .integrity(.fileTooLarge(byteCount: status.size)) }
-        let bytes = try file.read(count: status.size, at: 0)
-        return try bytes.withRawBytes { (raw) throws(VaultError) -> (State, Tag?) in
-            let header = try VaultHeader.decode(raw)
-            let keys = try unlock(header)
-            try header.verifyMAC(in: raw, keys: keys)
-            let mark = tagAfter()
-            let start = ChainPosition(offset: header.byteCount, count: 0, lastTag: .zero)
-            let scratch = SecureBox(SecureBytes(count: 4096))
-            var index: [EntryKey: RecordLocation] = [:]
-            var tagAtMark: Tag? = mark == 0 ? .zero : nil
-            let identity = LogIdentity(vaultID: header.vaultID, generation: header.generation)
-            let result = try LogScanner.scan(
-                raw, base: 0, from: start, identity: identity, keys: keys, scratch: scratch
-            ) { records in
-                State.apply(records, to: &index)
-                if let mark, let record = records.first(where: { $0.location.index == mark }) {
-                    tagAtMark = record.location.previousTag
-                }
-            }
-            if let mark, mark == result.committed.count { tagAtMark = result.committed.lastTag }
-            let state = State(
-                file: file, fileIdentity: status.identity, fileSize: status.size, header: header, keys: keys,
-                committed: result.committed, knownTail: Array(bytes[result.committed.offset...]),
-                tornTail: result.tornTail, index: index, scratch: scratch)
-            return (state, tagAtMark)
-        }
+        let headerBytes = try file.read(count: min(status.size, UPV1.maximumHeaderByteCount), at: 0)
+        let header = try headerBytes.withRawBytes { (raw) throws(VaultError) in try VaultHeader.decode(raw) }
+        let keys = try unlock(header)
+        try headerBytes.withRawBytes { (raw) throws(VaultError) in try header.verifyMAC(in: raw, keys: keys) }
+        let start = ChainPosition(offset: header.byteCount, count: 0, lastTag: .zero)
+        var index = EntryIndex()  // sized by the scan from its first chunk
+        let result = try LogScanner.scan(
+            .file(file, end: status.size), from: start, identity: LogIdentity(header), keys: keys,
+            decryption: decryption, into: &index, mark: tagAfter())
+        let tail = try file.read(count: status.size - result.committed.offset, at: result.committed.offset)
+        let state = State(
+            file: file, fileIdentity: status.identity, fileSize: status.size, header: header, keys: keys,
+            committed: result.committed, knownTail: tail, tornTail: result.tornTail, index: index,
+            scratch: SecureBox(SecureBytes(count: 4096)), decryption: decryption)
+        return (state, result.tagAtMark)
     }
 
     /// Vault files larger than this are refused before being read.
@@ -185,7 +183,7 @@ extension Vault {
     static func emptyLog(header: VaultHeader, keys: VaultKeys) -> (bytes: [UInt8], committed: ChainPosition) {
         let headerBytes = header.encoded(keys: keys)
         let committed = ChainPosition(offset: headerBytes.count, count: 0, lastTag: .zero)
-        let identity = LogIdentity(vaultID: header.vaultID, generation: header.generation)
+        let identity = LogIdentity(header)
         let seal = Seal.encode(identity: identity, count: 0, lastTag: .zero, offset: committed.offset, key: keys.seal)
         return (headerBytes + seal, committed)
     }

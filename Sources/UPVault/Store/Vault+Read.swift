@@ -41,8 +41,8 @@ extension Vault {
         of kind: EntryKind, _ body: (String, borrowing SecureBytes) throws(VaultError) -> Void
     ) throws(VaultError) {
         try withLockedState(exclusive: false) { (state) throws(VaultError) in
-            let keys = state.index.keys.filter { $0.kind == kind }.sorted { EntryName.precedes($0.name, $1.name) }
-            for key in keys {
+            for name in state.index.names(of: kind) {
+                let key = EntryKey(kind, name)
                 guard let location = state.index[key] else { continue }
                 let value = try Self.readValue(at: location, key: key, state: state)
                 try body(key.name, value)
@@ -53,7 +53,7 @@ extension Vault {
     /// The names of all entries of one kind, sorted.
     public func names(of kind: EntryKind) throws(VaultError) -> [String] {
         try withLockedState(exclusive: false) { state in
-            state.index.keys.filter { $0.kind == kind }.map(\.name).sorted(by: EntryName.precedes)
+            state.index.names(of: kind)
         }
     }
 

@@ -22,12 +22,8 @@ extension Vault {
         var writer = LogWriter(
             identity: identity, keys: keys, after: ChainPosition(offset: headerBytes.count, count: 0, lastTag: .zero),
             chunkByteCount: 1 << 20)
-        var index: [EntryKey: RecordLocation] = [:]
-        index.reserveCapacity(state.index.count)
-        let live = state.index.sorted {
-            $0.key.kind == $1.key.kind
-                ? EntryName.precedes($0.key.name, $1.key.name) : $0.key.kind.rawValue < $1.key.kind.rawValue
-        }
+        var index = EntryIndex(expectedCount: state.index.count)
+        let live = state.index.sorted()
         let oldIdentity = state.identity
         for (number, (key, location)) in live.enumerated() {
             _ = try old.withRawBytes { (raw) throws(VaultError) -> RecordFields in
@@ -55,7 +51,8 @@ extension Vault {
         let status = try file.status()
         state = State(
             file: file, fileIdentity: status.identity, fileSize: status.size, header: header, keys: keys,
-            committed: position, knownTail: seal, tornTail: nil, index: index, scratch: state.scratch)
+            committed: position, knownTail: seal, tornTail: nil, index: index, scratch: state.scratch,
+            decryption: state.decryption)
         moveAnchor(to: state)
         logger.info("rewrote vault", metadata: ["generation": "\(header.generation)", "entries": "\(index.count)"])
     }
@@ -132,7 +129,7 @@ extension Vault {
     public func verify() throws(VaultError) -> VaultStatistics {
         try withLockedState(exclusive: false) { (state) throws(VaultError) -> VaultStatistics in
             try reload(&state)
-            for (key, location) in state.index {
+            try state.index.forEachEntry { (key, location) throws(VaultError) in
                 let value = try Self.readValue(at: location, key: key, state: state)
                 switch key.kind {
                 case .secret, .refreshRun: break

@@ -18,12 +18,10 @@ extension Vault {
         if status.size == state.fileSize && tail == state.knownTail { return }
         do {
             let committedBefore = state.committed
-            let keys = state.keys
             let result = try tail.withRawBytes { (raw) throws(VaultError) -> ScanResult in
                 try LogScanner.scan(
-                    raw, base: committedBefore.offset, from: committedBefore, identity: state.identity, keys: keys,
-                    scratch: state.scratch
-                ) { records in state.apply(records) }
+                    .bytes(raw, base: committedBefore.offset), from: committedBefore, identity: state.identity,
+                    keys: state.keys, decryption: state.decryption, into: &state.index)
             }
             state.committed = result.committed
             state.tornTail = result.tornTail
@@ -44,7 +42,7 @@ extension Vault {
         let seen = state.mark
         let vaultID = state.header.vaultID
         let (fresh, tagAtSeen) = try Self.load(
-            file: file, tagAfter: { seen.count },
+            file: file, decryption: state.decryption, tagAfter: { seen.count },
             unlock: { (header) throws(VaultError) -> VaultKeys in
                 guard header.vaultID == vaultID else { throw .rekeyedElsewhere }
                 return keys

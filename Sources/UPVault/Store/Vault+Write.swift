@@ -48,14 +48,14 @@ extension Vault {
 
     func append(_ records: [PendingRecord], arena: SecureArena, to state: inout State) throws(VaultError) {
         var writer = LogWriter(identity: state.identity, keys: state.keys, after: state.committed)
-        var written: [ScannedRecord] = []
+        var written: [RecordLocation] = []
         written.reserveCapacity(records.count)
         for (number, record) in records.enumerated() {
-            let location = arena.withMutableBytes(record.slot) { plaintext in
-                plaintext[2] = number == records.count - 1 ? RecordFrame.endOfBatchFlag : 0
-                return writer.append(UnsafeRawBufferPointer(plaintext))
-            }
-            written.append(ScannedRecord(location: location, operation: record.operation, key: record.key))
+            written.append(
+                arena.withMutableBytes(record.slot) { plaintext in
+                    plaintext[2] = number == records.count - 1 ? RecordFrame.endOfBatchFlag : 0
+                    return writer.append(UnsafeRawBufferPointer(plaintext))
+                })
         }
         let position = writer.position
         let (chunks, seal) = writer.finish()
@@ -88,7 +88,12 @@ extension Vault {
             }
             throw error
         }
-        state.apply(written)
+        for (record, location) in zip(records, written) {
+            switch record.operation {
+            case .put: state.index[record.key] = location
+            case .delete: state.index[record.key] = nil
+            }
+        }
         state.committed = position
         state.knownTail = seal
         state.tornTail = nil

@@ -46,8 +46,10 @@ public final class Vault: Sendable {
         /// The bytes after `committed.offset`: the seal, or a torn tail.
         var knownTail: [UInt8]
         var tornTail: TornTail?
-        var index: [EntryKey: RecordLocation]
+        var index: EntryIndex
         var scratch: SecureBox
+        /// Scratch buffers for scanning (one per worker thread).
+        var decryption: RecordDecryption
         var unusable = false
         /// The keys were wiped (`wipeKeys`): nothing can be read or written any more.
         var wiped = false
@@ -58,20 +60,6 @@ public final class Vault: Sendable {
             ChainMark(generation: header.generation, count: committed.count, lastTag: committed.lastTag)
         }
         var deadRecordCount: Int { Int(committed.count) - index.count }
-
-        mutating func apply(_ records: [ScannedRecord]) {
-            Self.apply(records, to: &index)
-        }
-
-        /// The one place where records change the index.
-        static func apply(_ records: [ScannedRecord], to index: inout [EntryKey: RecordLocation]) {
-            for record in records {
-                switch record.operation {
-                case .put: index[record.key] = record.location
-                case .delete: index[record.key] = nil
-                }
-            }
-        }
     }
 
     init(path: String, lockFile: PosixFile, state: consuming State, anchorPath: String?, logger: Logger) {

@@ -44,7 +44,7 @@ extension Vault {
     static func statistics(of state: State) -> VaultStatistics {
         var counts: [EntryKind: Int] = [:]
         for kind in EntryKind.allCases { counts[kind] = 0 }
-        for key in state.index.keys { counts[key.kind, default: 0] += 1 }
+        counts.merge(state.index.counts()) { _, counted in counted }
         return VaultStatistics(
             generation: state.header.generation, createdAt: state.header.createdAt, entryCounts: counts,
             recordCount: Int(state.committed.count), deadRecordCount: state.deadRecordCount, fileSize: state.fileSize,
