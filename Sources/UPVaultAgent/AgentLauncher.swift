@@ -15,9 +15,12 @@ public enum AgentLauncher {
     static let spawnSetSID: Int16 = 0x80
 
     /// Spawns `executable` with `arguments` in a new session (no terminal, stdio on /dev/null), hands it
-    /// the vault's master key, and waits up to `timeout` for it to listen. Returns the agent's pid.
+    /// the vault's master key, and waits up to `timeout` for it to open the vault and listen. Returns the
+    /// agent's pid. When the agent cannot open the vault, its error comes back with its category
+    /// (`AgentError.refused`): a damaged vault is an integrity error here too.
     public static func start(
-        vault: Vault, executable: String, arguments: [String], environment: [String: String], timeout: Duration
+        key: borrowing VaultKey, executable: String, arguments: [String], environment: [String: String],
+        timeout: Duration
     ) throws(AgentError) -> Int32 {
         var keyPipe: [Int32] = [-1, -1]
         var readyPipe: [Int32] = [-1, -1]
@@ -61,7 +64,7 @@ public enum AgentLauncher {
         close(readyWrite)
         guard status == 0 else { throw .startFailed("cannot run \(executable): \(String(cString: strerror(status)))") }
 
-        let written = vault.withMasterKey { key in Glibc.write(keyPipe[1], key.baseAddress, key.count) }
+        let written = key.withBytes { key in Glibc.write(keyPipe[1], key.baseAddress, key.count) }
         guard written == 32 else { throw .startFailed("could not hand the key over") }
         close(keyPipe[1])
         keyPipe[1] = -1
@@ -79,7 +82,12 @@ public enum AgentLauncher {
             var ignored: Int32 = 0
             waitpid(pid, &ignored, WNOHANG)
             if text.hasPrefix("E ") {
-                throw .startFailed(String(text.dropFirst(2)).trimmingCharacters(in: ["\n"]))
+                let report = String(text.dropFirst(2)).trimmingCharacters(in: ["\n"])
+                let parts = report.split(separator: " ", maxSplits: 1)
+                if parts.count == 2, let category = FailureCategory(rawValue: String(parts[0])) {
+                    throw .refused(message: String(parts[1]), category: category)
+                }
+                throw .startFailed(report)
             }
             throw .startFailed("it exited before it was ready")
         }
@@ -102,6 +110,12 @@ public enum AgentLauncher {
         close(fd)
         guard complete else { throw .startFailed("no key on descriptor \(fd)") }
         return key
+    }
+
+    /// The agent's side: why it could not start, as `E <category> <message>` (what `start` throws).
+    public static func reportFailure(_ error: any Error) {
+        let message = (error as? any CustomStringConvertible)?.description ?? "cannot open the vault"
+        report("E \(FailureCategory(of: error).rawValue) " + message)
     }
 
     /// The agent's side: one line for `unlock` on the readiness descriptor, which is then closed.

@@ -14,17 +14,18 @@ public enum AgentService {
 
     /// Unlocks the vault at `vaultPath` for `ttl` (absolute) and `idle` (without requests). When an agent
     /// already serves it, nothing changes unless `extend`: that restarts both time-outs, as long as the
-    /// new absolute one is not later than the agent's; a later one needs the passphrase (`open`), and a
-    /// new agent replaces the running one. Otherwise
-    /// `open` opens the vault (with the passphrase) and an agent is started from `executable` (by
-    /// default this one, as `EXECUTABLE agent ...`), handed the key over a pipe, and awaited.
+    /// new absolute one is not later than the agent's; a later one needs the passphrase (`key`), and a
+    /// new agent replaces the running one. Otherwise `key` derives the vault's key (the passphrase, then
+    /// Argon2id and the header's MAC: `Vault.unlockKey`), and an agent is started from `executable` (by
+    /// default this one, as `EXECUTABLE agent ...`), handed the key over a pipe, and awaited while it
+    /// opens the vault: the vault is read once, by the agent.
     ///
     /// The agent keeps keys for hours, so it refuses to start when its memory cannot be locked
     /// (`MemoryLocking`), checked here before the passphrase is asked for and again in the agent; with
     /// `allowUnlockedMemory` it starts anyway and the returned `memory` says why it is not locked.
     public static func unlock(
         vaultPath: String, environment: [String: String], ttl: Duration, idle: Duration, extend: Bool = false,
-        allowUnlockedMemory: Bool = false, executable: String? = nil, open: () throws -> Vault
+        allowUnlockedMemory: Bool = false, executable: String? = nil, key: () throws -> VaultKey
     ) throws -> (outcome: Outcome, status: AgentStatus, memory: MemoryLocking.Status) {
         guard FileSystem.exists(vaultPath) else { throw VaultError.vaultNotFound(path: vaultPath) }
         let memory = MemoryLocking.probe()
@@ -46,11 +47,11 @@ public enum AgentService {
             replacing = agent
         }
         let socket = AgentSocket.path(environment: environment)
-        let vault = try open()
+        let vaultKey = try key()
         if let replacing { try replacing.lock() }
         let childEnvironment = environment.filter { !ExecEnvironment.passphraseFiles.contains($0.key) }
         _ = try AgentLauncher.start(
-            vault: vault, executable: try executable ?? FileSystem.executablePath(),
+            key: vaultKey, executable: try executable ?? FileSystem.executablePath(),
             arguments: [
                 "agent", "--vault", AgentClient.canonical(vaultPath), "--socket", socket,
                 "--ttl", String(ttl.components.seconds), "--idle", String(idle.components.seconds),
@@ -82,8 +83,7 @@ public enum AgentService {
             let handler = AgentRequestHandler(vault: vault, oauth: oauth, ttl: ttl, idle: idle, logger: logger)
             server = AgentServer(handler: handler, socketPath: socketPath, logger: logger)
         } catch {
-            AgentLauncher.report(
-                "E " + ((error as? any CustomStringConvertible)?.description ?? "cannot open the vault"))
+            AgentLauncher.reportFailure(error)
             throw error
         }
         let outcome: Result<Void, AgentError> = await withCheckedContinuation { continuation in

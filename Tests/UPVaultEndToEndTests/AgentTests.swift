@@ -7,13 +7,19 @@ extension CLI {
     /// A vault with one secret, unlocked; afterwards the passphrase file is out of the environment, so
     /// every later command can only succeed through the agent.
     static func unlocked(_ arguments: [String] = []) throws -> CLI {
-        var cli = CLI()
-        cli.environment["UPVAULT_AGENT_SOCK"] = cli.directory + "/run/agent.sock"
+        var cli = CLI.withAgentSocket()
         try cli.initVault()
         #expect(try cli.run(["secret", "set", "api-key"], input: "value-1\n").status == 0)
         let unlock = try cli.run(["unlock"] + arguments)
         #expect(unlock.status == 0, "unlock: \(unlock.stderr)")
         cli.environment["UPVAULT_PASSPHRASE_FILE"] = nil
+        return cli
+    }
+
+    /// A fresh CLI whose agent socket is in its own directory.
+    static func withAgentSocket() -> CLI {
+        var cli = CLI()
+        cli.environment["UPVAULT_AGENT_SOCK"] = cli.directory + "/run/agent.sock"
         return cli
     }
 
@@ -94,6 +100,38 @@ extension CLI {
         let replaced = try cli.agentPID()
         #expect(replaced != nil && replaced != pid, "a longer life is a new agent, unlocked with the passphrase")
         #expect(try cli.run(["secret", "get", "api-key"]).stdout == "value-1\n")
+    }
+
+    /// `unlock` derives the key from the header alone and the agent reads the vault, once: what the
+    /// agent finds wrong comes back as if `unlock` had found it (the same message and exit code), and
+    /// a tail is warned about.
+    @Test func unlockReportsWhatTheAgentFindsInTheVault() throws {
+        var cli = CLI.withAgentSocket()
+        defer {
+            cli.stopAgent()
+            cli.cleanUp()
+        }
+        try cli.initVault()
+        #expect(try cli.run(["secret", "set", "api-key"], input: "value-1\n").status == 0)
+        let path = cli.vaultPath
+        let intact = try Data(contentsOf: URL(fileURLWithPath: path))
+        // A flipped byte inside the record: the header (and so the passphrase) is fine.
+        var damaged = intact
+        damaged[damaged.count - 60] ^= 0x01
+        try damaged.write(to: URL(fileURLWithPath: path))
+        let refused = try cli.run(["unlock"])
+        #expect(refused.status == 65, "\(refused.stderr)")
+        #expect(refused.stderr.contains("does not authenticate"), "\(refused.stderr)")
+        #expect(try cli.agentPID() == nil)
+        cli.usePassphrase("not the passphrase")
+        let wrong = try cli.run(["unlock"])
+        #expect(wrong.status == 77, "\(wrong.stderr)")
+        cli.usePassphrase("first passphrase")
+        // A cut seal: served, and warned about.
+        try intact.prefix(intact.count - 10).write(to: URL(fileURLWithPath: path))
+        let unlocked = try cli.run(["unlock"])
+        #expect(unlocked.status == 0, "\(unlocked.stderr)")
+        #expect(unlocked.stderr.contains("does not end in a seal"), "\(unlocked.stderr)")
     }
 
     @Test func agentKilledWithSIGKILLThenUnlockAgain() throws {
@@ -360,8 +398,7 @@ enum RawSocket {
             if: ["ASAN_OPTIONS", "TSAN_OPTIONS"].contains { ProcessInfo.processInfo.environment[$0] != nil },
             "the sanitizers turn mlock into a no-op that succeeds (scripts/sanitize.sh sets their options)"))
     func unlockRefusesWithoutLockableMemoryUnlessAllowed() throws {
-        var cli = CLI()
-        cli.environment["UPVAULT_AGENT_SOCK"] = cli.directory + "/run/agent.sock"
+        var cli = CLI.withAgentSocket()
         defer {
             cli.stopAgent()
             cli.cleanUp()

@@ -100,11 +100,6 @@ extension Vault {
         }
     }
 
-    /// The master key, for `upvault unlock` to hand to the agent it starts. Nothing else may call this.
-    package func withMasterKey<R: Sendable>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
-        state.withLock { state in state.keys.masterKey.withUnsafeBytes(body) }
-    }
-
     static func open(
         at path: String, anchors: VaultAnchors, logger: Logger,
         unlock: (VaultHeader) throws(VaultError) -> VaultKeys

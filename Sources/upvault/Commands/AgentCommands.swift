@@ -23,8 +23,9 @@ struct Unlock: ParsableCommand {
     func run() throws {
         let (outcome, status, memory) = try AgentService.unlock(
             vaultPath: options.vaultPath, environment: options.environment, ttl: ttl.duration, idle: idle.duration,
-            extend: extend, allowUnlockedMemory: allowUnlockedMemory, open: options.openVault)
+            extend: extend, allowUnlockedMemory: allowUnlockedMemory, key: options.unlockKey)
         if memory != .lockable { Terminal.warning("the agent runs anyway: \(MemoryLocking.describe(memory))") }
+        if let tail = status.tail { options.warnAbout(tail) }
         if options.json {
             try JSONOutput.print(AgentStatusView(status))
             return

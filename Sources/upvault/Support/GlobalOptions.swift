@@ -61,12 +61,20 @@ struct GlobalOptions: ParsableArguments {
         return vault
     }
 
+    /// The vault's key from the passphrase, checked against its header only (`unlock`: the agent reads
+    /// the vault).
+    func unlockKey() throws -> VaultKey {
+        try Vault.unlockKey(at: vaultPath, passphrase: try readPassphrase(), logger: logger)
+    }
+
     func warnAboutTail(of store: any VaultStore) throws {
-        if let tail = try store.tail() {
-            Terminal.warning(
-                "the vault does not end in a seal: \(tail); the complete batches before it are used "
-                    + "('upvault fsck' explains, 'upvault fsck --repair' removes it)")
-        }
+        if let tail = try store.tail() { warnAbout(tail) }
+    }
+
+    func warnAbout(_ tail: TornTail) {
+        Terminal.warning(
+            "the vault does not end in a seal: \(tail); the complete batches before it are used "
+                + "('upvault fsck' explains, 'upvault fsck --repair' removes it)")
     }
 }
 
