@@ -181,7 +181,7 @@ import UPVaultTesting
             func log(_ plaintexts: [[UInt8]]) -> [UInt8] {
                 var writer = LogWriter(
                     identity: state.identity, keys: state.keys,
-                    after: ChainPosition(offset: headerLength, count: 0, lastTag: .zero))
+                    after: ChainPosition(offset: headerLength, count: 0, lastTag: .zero), recordCount: plaintexts.count)
                 for plaintext in plaintexts { _ = plaintext.withUnsafeBytes { writer.append($0) } }
                 return Array(source[0..<headerLength]) + writer.finish().chunks.joined()
             }

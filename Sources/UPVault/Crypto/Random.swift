@@ -31,6 +31,19 @@ enum Random {
         return result
     }
 
+    /// `count` bytes made of draws of `drawSize` (nonces): one request to the system when random, and,
+    /// under a deterministic stream, the same bytes as `count / drawSize` separate draws.
+    static func bytes(_ count: Int, drawsOf drawSize: Int) -> [UInt8] {
+        var result = [UInt8](repeating: 0, count: count)
+        result.withUnsafeMutableBytes { buffer in
+            guard deterministic != nil else { return fill(buffer) }
+            for start in stride(from: 0, to: count, by: drawSize) {
+                fill(UnsafeMutableRawBufferPointer(rebasing: buffer[start..<min(count, start + drawSize)]))
+            }
+        }
+        return result
+    }
+
     /// Runs `body` with every random byte drawn from a stream seeded by `seed`. Test use only.
     static func withDeterministicRandomness<R>(seed: UInt8, _ body: () throws -> R) rethrows -> R {
         try $deterministic.withValue(Seeded(seed: seed)) { try body() }

@@ -11,10 +11,12 @@ extension CodableEntry {
     var entryKey: EntryKey { EntryKey(Self.kind, entryName) }
 
     static func decode(_ value: borrowing SecureBytes, key: EntryKey) throws(VaultError) -> Self {
+        try value.withUnsafeBytes { (raw) throws(VaultError) -> Self in try decode(raw, key: key) }
+    }
+
+    static func decode(_ value: UnsafeRawBufferPointer, key: EntryKey) throws(VaultError) -> Self {
         do {
-            return try value.withUnsafeBytes { raw in
-                try JSONDecoder().decode(Self.self, from: Data(raw))
-            }
+            return try JSONDecoder().decode(Self.self, from: Data(value))
         } catch {
             throw .undecodableEntry(key)
         }

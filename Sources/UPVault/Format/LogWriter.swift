@@ -9,19 +9,30 @@ struct LogWriter {
     private var chunks: [[UInt8]] = []
     private var current: ByteWriter
     private let chunkByteCount: Int
+    /// The nonces of the records to come, drawn at once (one system call per 256 random bytes instead
+    /// of one per record).
+    private let nonces: [UInt8]
+    private var nonceOffset = 0
 
-    init(identity: LogIdentity, keys: VaultKeys, after position: ChainPosition, chunkByteCount: Int = Int.max) {
+    /// A writer for `recordCount` records after `position`.
+    init(
+        identity: LogIdentity, keys: VaultKeys, after position: ChainPosition, recordCount: Int,
+        chunkByteCount: Int = Int.max
+    ) {
         self.identity = identity
         self.keys = keys
         self.position = position
         self.chunkByteCount = chunkByteCount
         current = ByteWriter(capacity: min(chunkByteCount, 1 << 20))
+        nonces = Random.bytes(recordCount * XChaCha20Poly1305.nonceByteCount, drawsOf: XChaCha20Poly1305.nonceByteCount)
     }
 
     /// Seals one record and returns where it lands in the file.
     mutating func append(_ plaintext: UnsafeRawBufferPointer) -> RecordLocation {
+        let nonce = nonces[nonceOffset..<nonceOffset + XChaCha20Poly1305.nonceByteCount]
+        nonceOffset += XChaCha20Poly1305.nonceByteCount
         let (frame, tag) = RecordFrame.seal(
-            plaintext, identity: identity, index: position.count, previousTag: position.lastTag, key: keys.record)
+            plaintext, nonce: nonce, identity: identity, index: position.count, previousTag: position.lastTag, key: keys.record)
         let location = RecordLocation(
             offset: position.offset, index: position.count, previousTag: position.lastTag,
             ciphertextByteCount: UInt32(frame.count - UPV1.recordPrefixByteCount))

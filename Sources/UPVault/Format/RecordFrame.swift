@@ -129,23 +129,16 @@ enum RecordFrame {
         precondition(padded == out.count)
     }
 
-    /// Encrypts a plaintext into a complete frame at chain position (index, previousTag). Returns the
-    /// frame bytes and the record's tag.
+    /// Encrypts a plaintext (in secure memory) into a complete frame at chain position (index,
+    /// previousTag) under a fresh random `nonce`. Returns the frame bytes and the record's tag.
     static func seal(
-        _ plaintext: borrowing SecureBytes, identity: LogIdentity, index: UInt64, previousTag: Tag,
-        key: borrowing SecureBytes
+        _ plaintext: UnsafeRawBufferPointer, nonce: ArraySlice<UInt8>, identity: LogIdentity, index: UInt64,
+        previousTag: Tag, key: borrowing SecureBytes
     ) -> (frame: [UInt8], tag: Tag) {
-        plaintext.withUnsafeBytes { seal($0, identity: identity, index: index, previousTag: previousTag, key: key) }
-    }
-
-    /// `seal` over plaintext already in secure memory (a slice of a scratch buffer).
-    static func seal(
-        _ plaintext: UnsafeRawBufferPointer, identity: LogIdentity, index: UInt64, previousTag: Tag,
-        key: borrowing SecureBytes
-    ) -> (frame: [UInt8], tag: Tag) {
+        precondition(nonce.count == XChaCha20Poly1305.nonceByteCount)
         let n = UInt32(plaintext.count + XChaCha20Poly1305.tagByteCount)
         let header = frameHeader(ciphertextByteCount: n)
-        let nonce = Random.bytes(XChaCha20Poly1305.nonceByteCount)
+        let nonce = Array(nonce)
         let ad = header.withUnsafeBytes {
             associatedData(identity: identity, index: index, previousTag: previousTag, frameHeader: $0)
         }

@@ -11,13 +11,16 @@ extension Vault {
     public func value(for key: EntryKey) throws(VaultError) -> SecureBytes? {
         try withLockedState(exclusive: false) { (state) throws(VaultError) -> SecureBytes? in
             guard let location = state.index[key] else { return nil }
-            return try Self.readValue(at: location, key: key, state: state)
+            return try Self.withValue(at: location, key: key, state: state) { SecureBytes(copying: $0) }
         }
     }
 
-    static func readValue(
-        at location: RecordLocation, key: EntryKey, state: State
-    ) throws(VaultError) -> SecureBytes {
+    /// Decrypts the record at `location` into the handle's scratch buffer (secure memory, overwritten by
+    /// the next read) and calls `body` with the value's bytes: no secure allocation per read.
+    static func withValue<R: ~Copyable>(
+        at location: RecordLocation, key: EntryKey, state: State,
+        _ body: (UnsafeRawBufferPointer) throws(VaultError) -> R
+    ) throws(VaultError) -> R {
         let frame = try state.file.read(count: location.frameByteCount, at: location.offset)
         guard frame.count == location.frameByteCount else {
             throw .integrity(.fileTooShort(byteCount: location.offset + frame.count))
@@ -27,12 +30,13 @@ extension Vault {
                 raw, location: location, identity: state.identity, key: state.keys.record, scratch: &state.scratch.bytes
             )
         }
-        return try state.scratch.bytes.withUnsafeBytes { (plaintext) throws(VaultError) -> SecureBytes in
-            let storedName = String(decoding: plaintext[fields.name], as: UTF8.self)
-            guard fields.operation == .put, fields.kind == key.kind, EntryName.same(storedName, key.name) else {
+        return try state.scratch.bytes.withUnsafeBytes { (plaintext) throws(VaultError) -> R in
+            let storedName = UnsafeRawBufferPointer(rebasing: plaintext[fields.name])
+            let sameName = key.withNameBytes { $0.elementsEqual(storedName) }
+            guard fields.operation == .put, fields.kind == key.kind, sameName else {
                 throw .integrity(.malformedRecord(index: location.index, offset: location.offset))
             }
-            return SecureBytes(copying: UnsafeRawBufferPointer(rebasing: plaintext[fields.value]))
+            return try body(UnsafeRawBufferPointer(rebasing: plaintext[fields.value]))
         }
     }
 
@@ -40,12 +44,34 @@ extension Vault {
     public func forEachValue(
         of kind: EntryKind, _ body: (String, borrowing SecureBytes) throws(VaultError) -> Void
     ) throws(VaultError) {
+        try forEachValueBytes(of: kind) { (name, _, bytes) throws(VaultError) in
+            try body(name, SecureBytes(copying: bytes))
+        }
+    }
+
+    /// Every entry of one kind, sorted by name, under one lock: its name, version and value's bytes
+    /// (in the scratch buffer, valid during the call).
+    package func forEachValueBytes(
+        of kind: EntryKind, _ body: (String, EntryVersion, UnsafeRawBufferPointer) throws(VaultError) -> Void
+    ) throws(VaultError) {
         try withLockedState(exclusive: false) { (state) throws(VaultError) in
+            let generation = state.header.generation
             for name in state.index.names(of: kind) {
                 let key = EntryKey(kind, name)
                 guard let location = state.index[key] else { continue }
-                let value = try Self.readValue(at: location, key: key, state: state)
-                try body(key.name, value)
+                let version = EntryVersion(generation: generation, record: location.index)
+                try Self.withValue(at: location, key: key, state: state) { (bytes) throws(VaultError) in
+                    try body(name, version, bytes)
+                }
+            }
+        }
+    }
+
+    /// The current version of each key (nil: no such entry), under one lock and one look at the file.
+    package func versions(of keys: [EntryKey]) throws(VaultError) -> [EntryVersion?] {
+        try withLockedState(exclusive: false) { state in
+            keys.map { key in
+                state.index[key].map { EntryVersion(generation: state.header.generation, record: $0.index) }
             }
         }
     }
@@ -61,4 +87,12 @@ extension Vault {
     public func contains(_ key: EntryKey) throws(VaultError) -> Bool {
         try withLockedState(exclusive: false) { state in state.index[key] != nil }
     }
+}
+
+/// Which write an entry's current value came from: the record that holds it. Any write of the entry,
+/// and any rewrite of the file, gives it a new version, so an unchanged version means an unchanged value
+/// (what bulk work checks instead of reading the entry again).
+package struct EntryVersion: Hashable, Sendable {
+    package var generation: UInt64
+    package var record: UInt64
 }

@@ -19,11 +19,11 @@ extension Vault {
         guard old.count == state.committed.offset else { throw .integrity(.fileTooShort(byteCount: old.count)) }
 
         let headerBytes = header.encoded(keys: keys)
-        var writer = LogWriter(
-            identity: identity, keys: keys, after: ChainPosition(offset: headerBytes.count, count: 0, lastTag: .zero),
-            chunkByteCount: 1 << 20)
         var index = EntryIndex(expectedCount: state.index.count)
         let live = state.index.sorted()
+        var writer = LogWriter(
+            identity: identity, keys: keys, after: ChainPosition(offset: headerBytes.count, count: 0, lastTag: .zero),
+            recordCount: live.count, chunkByteCount: 1 << 20)
         let oldIdentity = state.identity
         for (number, (key, location)) in live.enumerated() {
             _ = try old.withRawBytes { (raw) throws(VaultError) -> RecordFields in
@@ -130,11 +130,12 @@ extension Vault {
         try withLockedState(exclusive: false) { (state) throws(VaultError) -> VaultStatistics in
             try reload(&state)
             try state.index.forEachEntry { (key, location) throws(VaultError) in
-                let value = try Self.readValue(at: location, key: key, state: state)
-                switch key.kind {
-                case .secret, .refreshRun: break
-                case .app: _ = try App.decode(value, key: key)
-                case .grant: _ = try Grant.decode(value, key: key)
+                try Self.withValue(at: location, key: key, state: state) { (value) throws(VaultError) in
+                    switch key.kind {
+                    case .secret, .refreshRun: break
+                    case .app: _ = try App.decode(value, key: key)
+                    case .grant: _ = try Grant.decode(value, key: key)
+                    }
                 }
             }
             return Self.statistics(of: state)

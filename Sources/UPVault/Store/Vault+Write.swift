@@ -33,21 +33,48 @@ extension Vault {
             guard !effective.isEmpty else { return }
             try append(effective, arena: arena, to: &state)
             moveAnchor(to: state)
-            if state.deadRecordCount >= Self.compactionMinimumDead && state.deadRecordCount > state.index.count {
-                do {
-                    try rewrite(&state, slots: nil, keys: nil)
-                } catch {
-                    logger.warning("automatic compaction failed; the vault is intact", metadata: ["error": "\(error)"])
-                }
-            }
+            compactIfDue(&state)
         }
+    }
+
+    /// Compacts when dead records outnumber the live ones (and there are enough to matter), unless a
+    /// bulk operation has deferred it. A failure leaves the vault as it was.
+    func compactIfDue(_ state: inout State) {
+        guard state.compactionDeferrals == 0, state.deadRecordCount >= Self.compactionMinimumDead,
+            state.deadRecordCount > state.index.count
+        else { return }
+        do {
+            try rewrite(&state, slots: nil, keys: nil)
+        } catch {
+            logger.warning("automatic compaction failed; the vault is intact", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Runs `body` with automatic compaction deferred, then compacts once if it is due: bulk work that
+    /// compares entry versions across many commits (a rewrite gives every entry a new version) and
+    /// would otherwise rewrite a large file in the middle of its run.
+    package func deferringCompaction<R>(_ body: () async throws -> R) async throws -> R {
+        state.withLock { $0.compactionDeferrals += 1 }
+        let result: R
+        do {
+            result = try await body()
+        } catch {
+            state.withLock { $0.compactionDeferrals -= 1 }
+            throw error
+        }
+        try withLockedState(exclusive: true) { (state) throws(VaultError) in
+            state.compactionDeferrals -= 1
+            compactIfDue(&state)
+        }
+        return result
     }
 
     /// Compaction starts once this many records are dead and they outnumber the live ones.
     static let compactionMinimumDead = 16
 
     func append(_ records: [PendingRecord], arena: SecureArena, to state: inout State) throws(VaultError) {
-        var writer = LogWriter(identity: state.identity, keys: state.keys, after: state.committed)
+        var writer = LogWriter(
+            identity: state.identity, keys: state.keys, after: state.committed, recordCount: records.count)
         var written: [RecordLocation] = []
         written.reserveCapacity(records.count)
         for (number, record) in records.enumerated() {

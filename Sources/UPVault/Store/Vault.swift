@@ -51,6 +51,8 @@ public final class Vault: Sendable {
         /// Scratch buffers for scanning (one per worker thread).
         var decryption: RecordDecryption
         var unusable = false
+        /// Bulk operations running with automatic compaction deferred (`deferringCompaction`).
+        var compactionDeferrals = 0
         /// The keys were wiped (`wipeKeys`): nothing can be read or written any more.
         var wiped = false
 

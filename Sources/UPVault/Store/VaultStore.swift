@@ -55,19 +55,14 @@ extension VaultStore {
     /// The entry of type `E` named `name`, or nil when there is none.
     public func entry<E: CodableEntry>(_ type: E.Type, named name: String) throws -> E? {
         let key = EntryKey(E.kind, name)
+        if let vault = self as? Vault { return try vault.decodedEntry(E.self, key: key) }
         guard let value = try value(for: key) else { return nil }
         return try E.decode(value, key: key)
     }
 
     /// Every entry of type `E`, sorted by name (one pass under one lock for a `Vault`).
     public func entries<E: CodableEntry>(_ type: E.Type) throws -> [E] {
-        if let vault = self as? Vault {
-            var result: [E] = []
-            try vault.forEachValue(of: E.kind) { (name, value) throws(VaultError) in
-                result.append(try E.decode(value, key: EntryKey(E.kind, name)))
-            }
-            return result
-        }
+        if let vault = self as? Vault { return try vault.versionedEntries(E.self).map(\.entry) }
         return try names(of: E.kind).compactMap { try entry(E.self, named: $0) }
     }
 
@@ -78,5 +73,28 @@ extension VaultStore {
 
     public func withEntryLock<R>(_ key: EntryKey, _ body: () async throws -> R) async throws -> R {
         try await withEntryLock(key, timeout: .seconds(60), body)
+    }
+}
+
+extension Vault {
+    /// The entry of type `E` at `key`, decoded straight from the scratch buffer (no secure allocation).
+    func decodedEntry<E: CodableEntry>(_ type: E.Type, key: EntryKey) throws(VaultError) -> E? {
+        try withLockedState(exclusive: false) { (state) throws(VaultError) -> E? in
+            guard let location = state.index[key] else { return nil }
+            return try Self.withValue(at: location, key: key, state: state) { (value) throws(VaultError) in
+                try E.decode(value, key: key)
+            }
+        }
+    }
+
+    /// Every entry of type `E` with its version, sorted by name, in one pass under one lock.
+    package func versionedEntries<E: CodableEntry>(_ type: E.Type) throws(VaultError) -> [(
+        entry: E, version: EntryVersion
+    )] {
+        var result: [(entry: E, version: EntryVersion)] = []
+        try forEachValueBytes(of: E.kind) { (name, version, value) throws(VaultError) in
+            result.append((try E.decode(value, key: EntryKey(E.kind, name)), version))
+        }
+        return result
     }
 }

@@ -1,6 +1,20 @@
 import Logging
 import UPVault
 
+/// A grant handed to a bulk refresh worker.
+enum BulkWork: Sendable {
+    /// Locked by the run and current: send it.
+    case ready(Grant)
+    /// Another process held its lock when its window was prepared: lock and read it again first.
+    case contended(Grant)
+
+    var grant: Grant {
+        switch self {
+        case .ready(let grant), .contended(let grant): grant
+        }
+    }
+}
+
 /// The outcome of one grant in a bulk refresh.
 enum BulkOutcome: Sendable {
     /// New tokens, to be made durable.
@@ -44,8 +58,8 @@ extension OAuthClient {
 
         var report = BulkRefreshReport()
         report.dryRun = dryRun
-        var queue: [Grant] = []
-        for grant in try vault.entries(Grant.self) {
+        var queue: [(grant: Grant, version: EntryVersion)] = []
+        for (grant, version) in try vault.versionedEntries(Grant.self) {
             let wasInFlight = interrupted.contains(grant.entryName)
             guard wasInFlight || options.selects(grant, now: now) else { continue }
             report.selected += 1
@@ -62,10 +76,10 @@ extension OAuthClient {
                 continue
             }
             if wasInFlight { report.resumedInFlight += 1 }
-            queue.append(grant)
+            queue.append((grant, version))
         }
         // The interrupted ones first: their refresh tokens may be the only ones at risk.
-        queue.sort { interrupted.contains($0.entryName) && !interrupted.contains($1.entryName) }
+        queue.sort { interrupted.contains($0.grant.entryName) && !interrupted.contains($1.grant.entryName) }
         if dryRun {
             report.seconds = (clock.now - started).seconds
             return report
@@ -78,6 +92,14 @@ extension OAuthClient {
             vault: vault, queue: queue, journal: journal, options: options, report: report, interrupted: interrupted,
             started: started, progress: progress, issue: issue)
 
+        // Versions are compared across the run's commits: no rewrite in the middle of it.
+        try await vault.deferringCompaction {
+            try await runWorkers(run, options: options, apps: apps)
+        }
+        return await run.report
+    }
+
+    private func runWorkers(_ run: BulkRun, options: BulkRefreshOptions, apps: [String: App]) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 while await !run.isFinished {
@@ -88,9 +110,9 @@ extension OAuthClient {
             try await withThrowingTaskGroup(of: Void.self) { workers in
                 for _ in 0..<options.concurrency {
                     workers.addTask {
-                        while let grant = try await run.next() {
-                            let outcome = await self.refreshOne(grant, app: apps[grant.app], run: run)
-                            try await run.finish(grant, outcome)
+                        while let work = try await run.next() {
+                            let outcome = await self.refreshOne(work, apps: apps, run: run)
+                            try await run.finish(work.grant, outcome)
                         }
                     }
                 }
@@ -99,31 +121,33 @@ extension OAuthClient {
             try await run.complete()
             group.cancelAll()
         }
-        return await run.report
     }
 
-    /// One grant: its lock, a re-read, then the refresh with retries.
-    func refreshOne(_ grant: Grant, app: App?, run: BulkRun) async -> BulkOutcome {
-        guard let app else { return .failed(reason: "its app \(grant.app) is not in the vault") }
-        let key = EntryKey(.grant, grant.entryName)
-        do {
-            var waited = 0
-            while try !run.locks.tryLock(key) {
-                waited += 1
-                if waited > 1500 { return .failed(reason: "another process held the grant for 30 s") }
-                try await Task.sleep(for: .milliseconds(20))
-            }
-        } catch {
-            return .failed(reason: Self.oauthError(error).description)
-        }
+    /// One grant: locked and checked in its window by the run (`ready`), or, when another process held
+    /// it then (`contended`), its lock and a re-read here; then the refresh with retries.
+    func refreshOne(_ work: BulkWork, apps: [String: App], run: BulkRun) async -> BulkOutcome {
         let current: Grant
-        do {
-            guard let stored = try vault.entry(Grant.self, named: grant.entryName) else { return .alreadyFresh }
-            current = stored
-        } catch {
-            return .failed(reason: Self.oauthError(error).description)
+        switch work {
+        case .ready(let grant):
+            current = grant
+        case .contended(let grant):
+            let key = EntryKey(.grant, grant.entryName)
+            do {
+                var waited = 0
+                while try !run.locks.tryLock(key) {
+                    waited += 1
+                    if waited > 1500 { return .failed(reason: "another process held the grant for 30 s") }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                guard let stored = try vault.entry(Grant.self, named: grant.entryName) else { return .alreadyFresh }
+                current = stored
+            } catch {
+                return .failed(reason: Self.oauthError(error).description)
+            }
+            guard current.accessToken == grant.accessToken, current.status == .active else { return .alreadyFresh }
         }
-        guard current.accessToken == grant.accessToken, current.status == .active else { return .alreadyFresh }
+        let grant = current
+        guard let app = apps[grant.app] else { return .failed(reason: "its app \(grant.app) is not in the vault") }
         guard let refreshToken = current.refreshToken else {
             return .failed(reason: OAuthError.noRefreshToken(grant: grant.entryName).description)
         }
@@ -172,10 +196,15 @@ actor BulkRun {
     let locks: EntryLockSet
     let options: BulkRefreshOptions
     let interrupted: Set<String>
-    private let queue: [Grant]
+    /// The selected grants, each with the version the run read.
+    private let queue: [(grant: Grant, version: EntryVersion)]
     private var nextIndex = 0
-    /// `queue[..<marked]` are named in the journal as in flight.
-    private var marked = 0
+    /// The current window: locked and unchanged since the run read them (or read again), ready to send.
+    private var ready: [Grant] = []
+    private var readyIndex = 0
+    /// Grants another process held when their window was prepared: taken up at the end, one by one.
+    private var contended: [Grant] = []
+    private var contendedIndex = 0
     private var journal: RefreshRun
     private var pending: [(Grant, BulkOutcome)] = []
     private var pauseUntil: ContinuousClock.Instant?
@@ -187,7 +216,7 @@ actor BulkRun {
     private let issue: @Sendable (BulkRefreshIssue, Bool) -> Void
 
     init(
-        vault: Vault, queue: [Grant], journal: RefreshRun, options: BulkRefreshOptions, report: BulkRefreshReport,
+        vault: Vault, queue: [(grant: Grant, version: EntryVersion)], journal: RefreshRun, options: BulkRefreshOptions, report: BulkRefreshReport,
         interrupted: Set<String>, started: ContinuousClock.Instant,
         progress: @escaping @Sendable (BulkRefreshProgress) -> Void,
         issue: @escaping @Sendable (BulkRefreshIssue, Bool) -> Void
@@ -206,17 +235,52 @@ actor BulkRun {
     }
 
     /// The next grant to send, after the journal names it as in flight (durably).
-    func next() throws -> Grant? {
-        guard nextIndex < queue.count else { return nil }
-        if nextIndex >= marked {
-            let window = max(options.concurrency * 4, 256)
-            let upper = min(queue.count, marked + window)
-            journal.inFlight.append(contentsOf: queue[marked..<upper].map(\.entryName))
-            marked = upper
-            try commit()
+    func next() throws -> BulkWork? {
+        while readyIndex == ready.count {
+            guard nextIndex < queue.count else {
+                guard contendedIndex < contended.count else { return nil }
+                defer { contendedIndex += 1 }
+                return .contended(contended[contendedIndex])
+            }
+            try prepareWindow()
         }
-        defer { nextIndex += 1 }
-        return queue[nextIndex]
+        defer { readyIndex += 1 }
+        return .ready(ready[readyIndex])
+    }
+
+    /// The next window of grants: named in the journal (one durable write), their entry locks taken,
+    /// and their versions compared with what the run read, all at once: one look at the file for the
+    /// window instead of a lock, a read and a decryption per grant. A grant written since (by a token
+    /// call, say) is read again, and left alone if its tokens changed.
+    private func prepareWindow() throws {
+        let window = queue[nextIndex..<min(queue.count, nextIndex + max(options.concurrency * 4, 256))]
+        nextIndex = window.endIndex
+        ready.removeAll(keepingCapacity: true)
+        readyIndex = 0
+        journal.inFlight.append(contentsOf: window.map(\.grant.entryName))
+        try commit()
+        var locked: [(grant: Grant, version: EntryVersion)] = []
+        for item in window {
+            if try locks.tryLock(EntryKey(.grant, item.grant.entryName)) {
+                locked.append(item)
+            } else {
+                contended.append(item.grant)
+            }
+        }
+        let versions = try vault.versions(of: locked.map { EntryKey(.grant, $0.grant.entryName) })
+        for (item, version) in zip(locked, versions) {
+            if version == item.version {
+                ready.append(item.grant)
+                continue
+            }
+            if let stored = try vault.entry(Grant.self, named: item.grant.entryName),
+                stored.accessToken == item.grant.accessToken, stored.status == .active
+            {
+                ready.append(stored)
+            } else {
+                pending.append((item.grant, .alreadyFresh))  // its lock goes with the next commit
+            }
+        }
     }
 
     func finish(_ grant: Grant, _ outcome: BulkOutcome) throws {
