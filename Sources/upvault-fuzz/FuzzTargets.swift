@@ -18,6 +18,7 @@ enum FuzzTargets {
         "header": header, "log": log, "record": record, "anchor": anchor, "agent-frame": agentFrame,
         "agent-request": agentRequest, "redirect": redirect, "token-response": tokenResponse, "api": api,
         "kiefer": kiefer, "import-grants": importGrants, "template": template, "arguments": arguments,
+        "json": json, "grant-json": grantJSON,
     ]
 
     static let keys = VaultKeys(masterKey: SecureBytes(copying: [UInt8](repeating: 7, count: 32)))
@@ -98,6 +99,12 @@ enum FuzzTargets {
             status: status, headers: [("Retry-After", "1"), ("Content-Type", "application/json")],
             body: Array(bytes.dropFirst()))
         _ = try? TokenResponse.parse(result)
+        // The fast reading of the answer against JSONDecoder's: whatever it accepts reads the same.
+        if let fast = TokenJSON(reading: result.body) {
+            guard let slow = try? JSONDecoder().decode(TokenJSON.self, from: Data(result.body)), slow == fast else {
+                fatalError("the fast token answer reader accepted what JSONDecoder reads otherwise")
+            }
+        }
         _ = try? ProviderJSON.decode(RefreshTokenEnvelope.self, from: result)
     }
 
@@ -111,10 +118,46 @@ enum FuzzTargets {
     }
 
     /// An `import grants` file: the JSON, then every item checked as the import checks it.
+    /// An import file, streamed as `upvault import grants` reads it (from a file in /dev/shm, so the
+    /// stream's refills and element boundaries run as they do for a user).
     static func importGrants(_ bytes: [UInt8]) {
-        guard let items = try? JSONDecoder().decode([GrantImport.Item].self, from: Data(bytes)) else { return }
-        for (index, item) in items.enumerated() {
-            _ = try? GrantImport.grant(from: item, index: index, app: app, now: 1_700_000_000)
+        let path = "/dev/shm/upvault-fuzz-import-\(getpid()).json"
+        guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else { return }
+        defer { unlink(path) }
+        _ = try? GrantImport.streamGrants(path, app: app, now: 1_700_000_000) { _, _ in }
+    }
+
+    /// The JSON scanner on any bytes: an object read field by field, and any value skipped. A cut of a
+    /// document that was read whole must be `truncated` (what the import stream relies on).
+    static func json(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { raw in
+            var scanner = JSONScanner(raw)
+            guard (try? scanner.readObject { _, _ in }) != nil else {
+                var skipper = JSONScanner(raw)
+                _ = try? skipper.skipValue()
+                return
+            }
+            let end = scanner.offset
+            for cut in [end - 1, end / 2, 1] where cut > 0 && cut < end {
+                var partial = JSONScanner(UnsafeRawBufferPointer(rebasing: raw[0..<cut]))
+                do throws(JSONScanner.Failure) {
+                    try partial.readObject { _, _ in }
+                    fatalError("a cut object was read whole")
+                } catch {
+                    guard error == .truncated else { fatalError("a cut at \(cut) of a good object is \(error)") }
+                }
+            }
+        }
+    }
+
+    /// The fast grant decoder against JSONDecoder: whatever it accepts, JSONDecoder reads the same.
+    static func grantJSON(_ bytes: [UInt8]) {
+        guard let fast = bytes.withUnsafeBytes({ Grant.decodeJSON($0) }) else { return }
+        guard let slow = try? JSONDecoder().decode(Grant.self, from: Data(bytes)), slow == fast else {
+            fatalError("the fast decoder accepted what JSONDecoder reads otherwise")
+        }
+        guard fast.encodedJSON().withUnsafeBytes({ Grant.decodeJSON($0) }) == fast else {
+            fatalError("a decoded grant does not survive its own encoding")
         }
     }
 

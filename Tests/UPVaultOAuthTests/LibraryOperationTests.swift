@@ -81,6 +81,48 @@ import UPVaultTesting
         }
     }
 
+    /// A file several times the stream's buffer is read whole, in two passes; a bad item far into it
+    /// imports nothing; the JSON's own mistakes (an item too large, text after the array, a bad type)
+    /// are refused.
+    @Test func importStreamsAFileLargerThanItsBuffer() throws {
+        let fixture = try Fixture()
+        try fixture.seed(grant: nil)
+        let path = fixture.directory + "/grants.json"
+        func write(_ text: String) throws { try Data(text.utf8).write(to: URL(fileURLWithPath: path)) }
+        let padding = String(repeating: "p", count: 200)
+        let items = (0..<12_000).map {
+            #"{"user": "u\#($0)", "access_token": "a\#($0)", "refresh_token": "r\#($0)", "expires_in": 60, "note": "\#(padding)"}"#
+        }
+        #expect(items.joined().utf8.count > 2 * JSONArrayStream.chunkByteCount)
+        var bad = items
+        bad[11_000] = #"{"user": "u-bad", "access_token": "a b"}"#
+        try write("[" + bad.joined(separator: ",\n") + "]")
+        #expect(throws: GrantImportError.self) {
+            try GrantImport.importFile(path, into: fixture.vault, app: "up", now: fixture.now)
+        }
+        #expect(try fixture.vault.names(of: .grant).isEmpty, "a bad file imported something")
+        try write(" [" + items.joined(separator: " , ") + "]\n")
+        #expect(try GrantImport.importFile(path, into: fixture.vault, app: "up", now: fixture.now) == 12_000)
+        #expect(try fixture.vault.names(of: .grant).count == 12_000)
+        #expect(try fixture.vault.entry(Grant.self, named: "up/u11999")?.refreshToken == "r11999")
+        for malformed in [
+            "[" + #"{"user": "x", "access_token": ""# + String(repeating: "a", count: 1 << 21) + #""}"# + "]",
+            #"[{"user": "x", "access_token": "a"}] trailing"#, #"[{"user": "x", "access_token": "a"},]"#, "",
+            #"[{"user": "x", "access_token": "a""#,
+        ] {
+            try write(malformed)
+            #expect(throws: GrantImportError.malformed(path: path)) {
+                try GrantImport.importFile(path, into: fixture.vault, app: "up", replace: true, now: fixture.now)
+            }
+        }
+        try write(#"[{"user": "x", "access_token": "a", "expires_in": 1.5}]"#)
+        #expect(throws: GrantImportError.self) {
+            try GrantImport.importFile(path, into: fixture.vault, app: "up", now: fixture.now)
+        }
+        try write("[]")
+        #expect(try GrantImport.importFile(path, into: fixture.vault, app: "up", now: fixture.now) == 0)
+    }
+
     @Test func secretStateAndSelectionRules() throws {
         let fixture = try Fixture()
         let app = try fixture.seed(secrets: [

@@ -13,6 +13,26 @@ import UPVaultTesting
         #expect(response.expiresIn == 31_536_000 && response.tokenType == "Bearer" && response.scope == nil)
     }
 
+    /// The answer is read without JSONDecoder when it is plain; whatever that reading accepts,
+    /// JSONDecoder reads the same, and what it leaves alone still parses as before.
+    @Test func theFastReadingAgreesWithJSONDecoder() throws {
+        let plain = [
+            tokenJSON, #"{"access_token": "a", "expires_in": "3600", "x": {"nested": [1, {"y": null}]}}"#,
+            #"{"access_token": "a", "expires_in": 3600.9, "scope": "read write", "refresh_token": null}"#,
+            #"{"error": "invalid_grant", "error_description": "gone\u0007"}"#, #" { } "#,
+        ]
+        for text in plain {
+            let fast = try #require(TokenJSON(reading: Array(text.utf8)), "\(text)")
+            #expect(try JSONDecoder().decode(TokenJSON.self, from: Data(text.utf8)) == fast, "\(text)")
+        }
+        let left = [
+            #"{"access_token": "a", "access_token": "b"}"#, #"{"access_token": 5}"#, #"{"expires_in": true}"#,
+            #"{"access_token": "a"} trailing"#, #"{"expires_in": "soon"}"#, "[1]",
+        ]
+        for text in left { #expect(TokenJSON(reading: Array(text.utf8)) == nil, "\(text)") }
+        #expect(try TokenResponse.parse(json(200, #"{"access_token": "a", "expires_in": "60"}"#)).expiresIn == 60)
+    }
+
     @Test(arguments: [
         (
             json(200, #"{"error": "invalid_grant"}"#),

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import UPVault
 
 /// A token endpoint's answer (RFC 6749 section 5.1), checked: tokens are non-empty printable ASCII of
 /// bounded length, `expires_in` a plausible number of seconds.
@@ -16,7 +17,12 @@ struct TokenResponse: Sendable {
     /// Interprets a token endpoint's HTTP result. An `error` member makes it an error whatever the
     /// HTTP status (Jawbone-era providers sent errors with 200).
     static func parse(_ result: HTTPResult) throws(OAuthError) -> TokenResponse {
-        let json = try ProviderJSON.decode(TokenJSON.self, from: result)
+        let json: TokenJSON
+        if let fast = TokenJSON(reading: result.body) {
+            json = fast
+        } else {
+            json = try ProviderJSON.decode(TokenJSON.self, from: result)
+        }
         if let code = json.error {
             throw ProviderJSON.oauthError(
                 code: code, description: json.errorDescription, status: result.status, result: result)
@@ -48,7 +54,7 @@ struct TokenResponse: Sendable {
     }
 }
 
-private struct TokenJSON: Decodable {
+struct TokenJSON: Decodable, Equatable {
     var accessToken: String?
     var tokenType: String?
     var expiresIn: LenientInteger?
@@ -67,9 +73,72 @@ private struct TokenJSON: Decodable {
     }
 }
 
+extension TokenJSON {
+    /// The answer read without JSONDecoder (once per refresh, it cost more than the rest of the
+    /// parsing): one object, its known fields of the expected types at most once each, anything else
+    /// ignored as Codable ignores it. Nil on anything less plain, which JSONDecoder then decides.
+    init?(reading body: [UInt8]) {
+        var strings: [String: String] = [:]
+        var seen = Set<String>()
+        var expires: Int64??
+        var plain = true
+        let complete = body.withUnsafeBytes { raw -> Bool in
+            var scanner = JSONScanner(raw)
+            do {
+                try scanner.readObject { key, value in
+                    switch (key, value) {
+                    case ("expires_in", .null) where expires == nil:
+                        expires = .some(nil)
+                    case ("expires_in", _):
+                        guard expires == nil, let seconds = LenientInteger.value(of: value) else {
+                            plain = false
+                            return
+                        }
+                        expires = .some(seconds)
+                    case ("access_token", _), ("token_type", _), ("refresh_token", _), ("scope", _), ("error", _),
+                        ("error_description", _):
+                        guard seen.insert(key).inserted else {
+                            plain = false
+                            return
+                        }
+                        switch value {
+                        case .string(let text): strings[key] = text
+                        case .null: break  // as Codable reads an optional
+                        default: plain = false
+                        }
+                    default: break
+                    }
+                }
+            } catch {
+                return false
+            }
+            return scanner.peek() == nil
+        }
+        guard complete, plain else { return nil }
+        self.init(
+            accessToken: strings["access_token"], tokenType: strings["token_type"],
+            expiresIn: (expires ?? nil).map(LenientInteger.init(value:)), refreshToken: strings["refresh_token"],
+            scope: strings["scope"], error: strings["error"], errorDescription: strings["error_description"])
+    }
+}
+
 /// A number that some providers send as a JSON string.
-struct LenientInteger: Decodable {
+struct LenientInteger: Decodable, Equatable {
     var value: Int64
+
+    init(value: Int64) {
+        self.value = value
+    }
+
+    /// What `init(from:)` makes of a scanned value (nil: null, or not an integer; JSONDecoder decides).
+    static func value(of scalar: JSONScanner.Scalar) -> Int64? {
+        switch scalar {
+        case .integer(let number): number
+        case .number(let double) where double.isFinite && abs(double) < 1e15: Int64(double)
+        case .string(let text): Int64(text)
+        default: nil
+        }
+    }
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()

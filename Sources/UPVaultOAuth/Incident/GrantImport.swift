@@ -64,24 +64,110 @@ public enum GrantImport {
     public static let maximumExpiresIn: Int64 = 10 * 366 * 86_400
 
     /// Reads `path` and imports its grants for `app`; returns how many were imported.
+    ///
+    /// The file is streamed twice, in bounded memory whatever its size: first every item is checked
+    /// (JSON, the grant rules, duplicates, existing grants), so a bad file imports nothing; then the
+    /// grants are written in durable batches of `batchSize`. An item is checked again as it is written
+    /// (a file changed between the passes fails there, with the batches before it imported).
     @discardableResult
     public static func importFile(
-        _ path: String, into store: any VaultStore, app: String, replace: Bool = false, now: Int64
+        _ path: String, into store: any VaultStore, app name: String, replace: Bool = false, now: Int64
     ) throws -> Int {
-        var bytes: [UInt8]
-        do {
-            bytes = try FileSystem.readFile(path, maximum: maximumFileSize)
-        } catch {
-            throw GrantImportError.unreadable(path: path, reason: Self.reason(error))
+        guard let app = try store.entry(App.self, named: name) else {
+            throw VaultError.entryNotFound(EntryKey(.app, name))
         }
-        defer { Sodium.wipe(&bytes) }
-        let items: [Item]
+        let existing = replace ? [] : Set(try store.grantNames(of: name))
+        var seen = Set<String>()
+        let count = try streamGrants(path, app: app, now: now) { index, grant throws(GrantImportError) in
+            if existing.contains(grant.entryName) { throw .grantExists(grant.entryName) }
+            guard seen.insert(grant.user).inserted else {
+                throw .invalidItem(index: index, user: grant.user, reason: "the user appears twice")
+            }
+        }
+        seen = []
+        var batch: [Grant] = []
+        batch.reserveCapacity(min(count, batchSize))
+        func flush() throws {
+            try store.write { transaction in
+                for grant in batch { try transaction.put(grant) }
+            }
+            batch.removeAll(keepingCapacity: true)
+        }
+        var written = 0
+        try streamGrants(path, app: app, now: now) { (_, grant) throws(GrantImportError) in
+            batch.append(grant)
+        } afterEach: {
+            if batch.count == batchSize {
+                try flush()
+                written += batchSize
+            }
+        }
+        written += batch.count
+        if !batch.isEmpty { try flush() }
+        return written
+    }
+
+    /// Streams the file's items as checked grants to `body`; `afterEach` runs after each item (outside
+    /// the stream's error type, for the vault's writes).
+    @discardableResult
+    static func streamGrants(
+        _ path: String, app: App, now: Int64, _ body: (Int, Grant) throws(GrantImportError) -> Void,
+        afterEach: () throws -> Void = {}
+    ) throws -> Int {
+        var deferred: (any Error)?
         do {
-            items = try JSONDecoder().decode([Item].self, from: Data(bytes))
-        } catch {
+            return try JSONArrayStream.forEachElement(inFile: path) { (index, bytes) throws(GrantImportError) in
+                let item = try Self.item(bytes, index: index, path: path)
+                try body(index, try grant(from: item, index: index, app: app, now: now))
+                do { try afterEach() } catch {
+                    deferred = error
+                    throw .unreadable(path: path, reason: "stopped")
+                }
+            }
+        } catch .element(let error) {
+            if let deferred { throw deferred }
+            throw error
+        } catch .stream(.unreadable(let reason)) {
+            throw GrantImportError.unreadable(path: path, reason: reason)
+        } catch .stream(.malformed), .stream(.elementTooLarge) {
             throw GrantImportError.malformed(path: path)
         }
-        return try importItems(items, into: store, app: app, replace: replace, now: now)
+    }
+
+    /// One item: an object with `user`, `access_token` (strings), `refresh_token` (string or null) and
+    /// `expires_in` (whole seconds or null); other fields are ignored, a field twice is malformed.
+    static func item(_ bytes: UnsafeRawBufferPointer, index: Int, path: String) throws(GrantImportError) -> Item {
+        var scanner = JSONScanner(bytes)
+        var user: String?
+        var accessToken: String?
+        var refreshToken: String??
+        var expiresIn: Int64??
+        var wrong: String?
+        do {
+            try scanner.readObject { key, value in
+                switch (key, value) {
+                case ("user", .string(let text)) where user == nil: user = text
+                case ("access_token", .string(let text)) where accessToken == nil: accessToken = text
+                case ("refresh_token", .string(let text)) where refreshToken == nil: refreshToken = .some(text)
+                case ("refresh_token", .null) where refreshToken == nil: refreshToken = .some(nil)
+                case ("expires_in", .integer(let number)) where expiresIn == nil: expiresIn = .some(number)
+                case ("expires_in", .null) where expiresIn == nil: expiresIn = .some(nil)
+                case ("user", _), ("access_token", _), ("refresh_token", _), ("expires_in", _):
+                    wrong = wrong ?? key
+                default: break
+                }
+            }
+        } catch {
+            throw .malformed(path: path)
+        }
+        if let wrong {
+            throw .invalidItem(index: index, user: user, reason: "\(wrong) has the wrong type or appears twice")
+        }
+        guard let user, let accessToken else {
+            throw .invalidItem(index: index, user: user, reason: "user and access_token are required")
+        }
+        return Item(
+            user: user, accessToken: accessToken, refreshToken: refreshToken ?? nil, expiresIn: expiresIn ?? nil)
     }
 
     /// Imports `items` for `app` (which must exist); returns how many were imported.
