@@ -6,8 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
-swift build -c release >/dev/null
-bin="$(swift build -c release --show-bin-path)"
+swift build -c release --static-swift-stdlib >/dev/null  # the build README installs
+bin="$(swift build -c release --static-swift-stdlib --show-bin-path)"
 upvault="$bin/upvault"
 
 work="$(mktemp -d)"

@@ -5,17 +5,25 @@ import UPVaultOAuth
 import Glibc
 #endif
 
-/// `upvault token [--app A] [--user U] [--min-valid D]` through a running agent, without building the
-/// argument parser's command tree: scripts call this in loops, and the parser is a fifth of a call's
-/// time. Only these exact shapes take this path; any other argument, no agent, or any failure other
-/// than the agent's own answer falls through to the full command, which behaves the same.
+/// The calls scripts make in loops, answered through a running agent without building the argument
+/// parser's command tree or starting the concurrency runtime (together most of a call's time):
+/// `upvault token [--app A] [--user U] [--min-valid D]` and `upvault secret get NAME [--raw]`. Only
+/// these exact shapes take this path; any other argument, no agent, or any failure other than the
+/// agent's own answer falls through to the full command, which behaves the same.
 enum FastPath {
     static func run(_ arguments: ArraySlice<String>) {
-        guard arguments.first == "token" else { return }
+        switch arguments.first {
+        case "token": token(arguments.dropFirst())
+        case "secret": secretGet(arguments.dropFirst())
+        default: return
+        }
+    }
+
+    private static func token(_ arguments: ArraySlice<String>) {
         var app: String?
         var user: String?
         var margin: Int64 = 300
-        var rest = arguments.dropFirst()
+        var rest = arguments
         while let flag = rest.first {
             guard rest.count >= 2 else { return }
             let value = rest[rest.startIndex + 1]
@@ -29,21 +37,54 @@ enum FastPath {
             }
             rest = rest.dropFirst(2)
         }
+        withAgent { agent, environment throws(AgentError) in
+            let selection = GrantSelector(app: app, user: user, environment: environment)
+            let token = try agent.accessToken(
+                app: selection.app, user: selection.user, minimumValidity: .seconds(margin))
+            Terminal.out(token + "\n")
+        }
+    }
+
+    private static func secretGet(_ arguments: ArraySlice<String>) {
+        let words = Array(arguments)
+        guard words.count == 2 || (words.count == 3 && words[2] == "--raw"), words[0] == "get",
+            !words[1].hasPrefix("-")
+        else { return }
+        let name = words[1]
+        let raw = words.count == 3
+        withAgent { agent, _ throws(AgentError) in
+            let found: SecureBytes?
+            do {
+                found = try agent.value(for: EntryKey(.secret, name))
+            } catch let error as AgentError {
+                throw error
+            } catch {
+                throw .connectionLost("")
+            }
+            // No such secret: the full command says so, with its exit code.
+            guard let value = found else { throw .connectionLost("") }
+            Terminal.out(value)
+            if !raw { Terminal.out("\n") }
+        }
+    }
+
+    /// Runs `body` on the agent of this vault and exits: 0, or the agent's refusal with its exit code.
+    /// No agent, another vault's agent or a lost connection return, for the full command to decide.
+    private static func withAgent(
+        _ body: (AgentClient, [String: String]) throws(AgentError) -> Void
+    ) {
         let environment = Vault.processEnvironment()
         let path = VaultLocation.resolve(explicit: nil, environment: environment)
         guard let agent = try? AgentClient.connect(vaultPath: path, environment: environment, verifyingVault: false)
         else { return }
-        let selection = GrantSelector(app: app, user: user, environment: environment)
         do {
-            let token = try agent.accessToken(
-                app: selection.app, user: selection.user, minimumValidity: .seconds(margin))
-            Terminal.out(token + "\n")
+            try body(agent, environment)
             exit(0)
         } catch .refused(let message, let category) {
             Terminal.error(message)
             exit(ExitStatus(category).rawValue)
         } catch {
-            return  // another vault's agent, a lost connection: the full command decides
+            return
         }
     }
 }

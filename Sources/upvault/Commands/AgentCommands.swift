@@ -4,6 +4,7 @@ import UPVaultAgent
 
 struct Unlock: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "unlock",
         abstract:
             "Ask for the passphrase once and start the agent: until 'upvault lock' or a time-out, commands need no passphrase.",
         discussion: """
@@ -43,7 +44,8 @@ struct Unlock: ParsableCommand {
 }
 
 struct Lock: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Wipe the agent's keys and stop it.")
+    static let configuration = CommandConfiguration(
+        commandName: "lock", abstract: "Wipe the agent's keys and stop it.")
 
     @OptionGroup var options: GlobalOptions
 

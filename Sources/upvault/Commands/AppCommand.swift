@@ -10,6 +10,7 @@ struct AppCommand: ParsableCommand {
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "add",
             abstract: "Add an app. The client secret comes from stdin, or a no-echo prompt on a terminal.")
 
         @OptionGroup var options: GlobalOptions
@@ -39,7 +40,8 @@ struct AppCommand: ParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List apps.")
+        static let configuration = CommandConfiguration(
+            commandName: "list", abstract: "List apps.")
         @OptionGroup var options: GlobalOptions
 
         func run() throws {
@@ -56,6 +58,7 @@ struct AppCommand: ParsableCommand {
 
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "show",
             abstract: "Show an app; secrets by fingerprint and state, never their values.")
         @OptionGroup var options: GlobalOptions
         @Argument var name: String

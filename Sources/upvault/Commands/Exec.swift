@@ -4,6 +4,7 @@ import UPVaultOAuth
 
 struct Exec: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "exec",
         abstract: "Run a command with fresh tokens in its environment.",
         discussion: """
             By default the child gets UP_ACCESS_TOKEN and UP_CLIENT_ID for the selected grant. Refresh \
@@ -39,6 +40,7 @@ struct Exec: AsyncParsableCommand {
 
 struct Inject: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "inject",
         abstract: "Render a template, replacing {{ upvault:REF }} with values from the vault.",
         discussion: "The output file is written with mode 0600, atomically; without -o the result goes to stdout.")
 

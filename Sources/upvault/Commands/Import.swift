@@ -4,6 +4,7 @@ import UPVaultOAuth
 
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "import",
         abstract: "Move credentials from another tool into the vault.", subcommands: [Kiefer.self, Grants.self])
 
     struct Kiefer: ParsableCommand {
@@ -81,6 +82,7 @@ struct Import: ParsableCommand {
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "export",
         abstract: "Write credentials out for another tool (secrets in clear: needs --reveal).",
         subcommands: [Kiefer.self])
 

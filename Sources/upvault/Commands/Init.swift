@@ -3,6 +3,7 @@ import UPVault
 
 struct Init: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "init",
         abstract: "Create a new vault (never overwrites one).",
         discussion:
             "The passphrase is asked twice on the terminal, or read once from --passphrase-fd or UPVAULT_PASSPHRASE_FILE."

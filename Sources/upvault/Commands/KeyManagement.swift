@@ -3,6 +3,7 @@ import UPVault
 
 struct Passwd: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "passwd",
         abstract: "Change the passphrase (the master key stays; the file is rewritten atomically).",
         discussion: """
             The current passphrase (or, with --recovery-key, the recovery key) comes from the usual source; \
@@ -42,6 +43,7 @@ struct Passwd: ParsableCommand {
 
 struct Rekey: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "rekey",
         abstract: "Draw a new master key and re-encrypt every entry (after a suspected compromise).",
         discussion:
             "The passphrase stays the same. An existing recovery key stops working; --recovery-key makes a new one.")

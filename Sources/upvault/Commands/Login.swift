@@ -4,6 +4,7 @@ import UPVaultOAuth
 
 struct Login: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "login",
         abstract: "Authorize an app for a user: open the printed URL, then paste the URL the browser was sent to.",
         discussion: """
             The authorization URL carries a fresh random state (and a PKCE challenge where the provider \

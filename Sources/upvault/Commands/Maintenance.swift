@@ -3,6 +3,7 @@ import UPVault
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "status",
         abstract: "Show the vault's file, format and key settings (needs no passphrase).")
 
     @OptionGroup var options: GlobalOptions
@@ -31,6 +32,7 @@ struct Status: ParsableCommand {
 
 struct Fsck: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "fsck",
         abstract: "Verify the whole vault: header, every record, the seal, every entry.",
         discussion: """
             Exit 0 when clean; 65 when damaged, when the file does not end in a seal (an interrupted \
@@ -71,6 +73,7 @@ struct Fsck: ParsableCommand {
 
 struct Compact: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "compact",
         abstract: "Rewrite the vault without superseded and deleted records (atomic; old or new file, never a mix).")
 
     @OptionGroup var options: GlobalOptions

@@ -4,6 +4,7 @@ import UPVaultOAuth
 
 struct Refresh: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "refresh",
         abstract: "Refresh many grants at once: after a secret rotation, before a provider's token cut-off.",
         discussion: """
             Bounded concurrency over pooled connections, retries with back-off for 5xx, time-outs and \

@@ -9,6 +9,7 @@ struct SecretCommand: ParsableCommand {
 
     struct Set: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "set",
             abstract:
                 "Store a secret. The value comes from stdin, or a no-echo prompt on a terminal; never from the command line."
         )
@@ -26,7 +27,8 @@ struct SecretCommand: ParsableCommand {
     }
 
     struct Get: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print a secret's value.")
+        static let configuration = CommandConfiguration(
+            commandName: "get", abstract: "Print a secret's value.")
 
         @OptionGroup var options: GlobalOptions
         @Argument var name: String
@@ -50,7 +52,8 @@ struct SecretCommand: ParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the names of all secrets.")
+        static let configuration = CommandConfiguration(
+            commandName: "list", abstract: "List the names of all secrets.")
 
         @OptionGroup var options: GlobalOptions
 

@@ -4,6 +4,7 @@ import UPVaultOAuth
 
 struct Token: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "token",
         abstract: "Print a valid access token, refreshing it first when it expires within --min-valid.")
 
     @OptionGroup var options: GlobalOptions
@@ -27,6 +28,7 @@ struct Token: AsyncParsableCommand {
 
 struct Grants: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "grants",
         abstract: "List grants: app, user, status, issued, expires, last refresh. Never prints tokens.")
 
     @OptionGroup var options: GlobalOptions
