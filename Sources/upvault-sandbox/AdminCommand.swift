@@ -10,6 +10,7 @@ import Glibc
 /// as a request to its /admin endpoint), so scripts and the README need no HTTP client of their own.
 struct Admin: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "admin",
         abstract: "Call a running sandbox's admin endpoint and print its JSON answer.",
         discussion: """
             SWITCH is one of client, stats (read), rotate-secret, end-grace, invalidate-access-tokens, \

@@ -22,6 +22,7 @@ struct SandboxCommand: AsyncParsableCommand {
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "serve",
         abstract: "Run the provider (the default).",
         discussion: """
             Prints 'upvault-sandbox listening on http://HOST:PORT' once it accepts connections. \

@@ -32,7 +32,8 @@ struct LogWriter {
         let nonce = nonces[nonceOffset..<nonceOffset + XChaCha20Poly1305.nonceByteCount]
         nonceOffset += XChaCha20Poly1305.nonceByteCount
         let (frame, tag) = RecordFrame.seal(
-            plaintext, nonce: nonce, identity: identity, index: position.count, previousTag: position.lastTag, key: keys.record)
+            plaintext, nonce: nonce, identity: identity, index: position.count, previousTag: position.lastTag,
+            key: keys.record)
         let location = RecordLocation(
             offset: position.offset, index: position.count, previousTag: position.lastTag,
             ciphertextByteCount: UInt32(frame.count - UPV1.recordPrefixByteCount))

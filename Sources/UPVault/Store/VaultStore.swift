@@ -88,7 +88,9 @@ extension Vault {
     }
 
     /// Every entry of type `E` with its version, sorted by name, in one pass under one lock.
-    package func versionedEntries<E: CodableEntry>(_ type: E.Type) throws(VaultError) -> [(
+    package func versionedEntries<E: CodableEntry>(
+        _ type: E.Type
+    ) throws(VaultError) -> [(
         entry: E, version: EntryVersion
     )] {
         var result: [(entry: E, version: EntryVersion)] = []

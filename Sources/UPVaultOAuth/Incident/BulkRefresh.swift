@@ -216,7 +216,8 @@ actor BulkRun {
     private let issue: @Sendable (BulkRefreshIssue, Bool) -> Void
 
     init(
-        vault: Vault, queue: [(grant: Grant, version: EntryVersion)], journal: RefreshRun, options: BulkRefreshOptions, report: BulkRefreshReport,
+        vault: Vault, queue: [(grant: Grant, version: EntryVersion)], journal: RefreshRun, options: BulkRefreshOptions,
+        report: BulkRefreshReport,
         interrupted: Set<String>, started: ContinuousClock.Instant,
         progress: @escaping @Sendable (BulkRefreshProgress) -> Void,
         issue: @escaping @Sendable (BulkRefreshIssue, Bool) -> Void
