@@ -10,31 +10,36 @@ public enum EntryName {
         case .secret, .app, .refreshRun:
             try validateComponent(key.name, kind: key.kind)
         case .grant:
-            let parts = key.name.split(separator: "/", omittingEmptySubsequences: false)
-            guard parts.count == 2 else {
-                throw .invalidName(kind: .grant, reason: "a grant is named APP/USER")
-            }
-            try validateComponent(String(parts[0]), kind: .grant)
-            try validateComponent(String(parts[1]), kind: .grant)
+            let name = key.name.utf8
+            guard let slash = name.firstIndex(of: UInt8(ascii: "/")),
+                !name[name.index(after: slash)...].contains(UInt8(ascii: "/"))
+            else { throw .invalidName(kind: .grant, reason: "a grant is named APP/USER") }
+            try validateComponent(Substring(name[..<slash]), kind: .grant)
+            try validateComponent(Substring(name[name.index(after: slash)...]), kind: .grant)
         }
     }
 
-    static func validateComponent(_ name: String, kind: EntryKind) throws(VaultError) {
-        let bytes = Array(name.utf8)
-        guard !bytes.isEmpty else { throw .invalidName(kind: kind, reason: "the name is empty") }
+    static func validateComponent(_ name: some StringProtocol, kind: EntryKind) throws(VaultError) {
+        let bytes = name.utf8
+        guard let first = bytes.first else { throw .invalidName(kind: kind, reason: "the name is empty") }
         guard bytes.count <= maximumLength else {
             throw .invalidName(kind: kind, reason: "the name is longer than \(maximumLength) bytes")
         }
-        guard bytes.first != UInt8(ascii: ".") && bytes.first != UInt8(ascii: "-") else {
+        guard first != UInt8(ascii: ".") && first != UInt8(ascii: "-") else {
             throw .invalidName(kind: kind, reason: "the name starts with '.' or '-'")
         }
-        for byte in bytes {
-            let allowed =
-                (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-                || Array("._-@+:".utf8).contains(byte)
-            guard allowed else {
-                throw .invalidName(kind: kind, reason: "only letters, digits and . _ - @ + : are allowed")
-            }
+        for byte in bytes where !isAllowed(byte) {
+            throw .invalidName(kind: kind, reason: "only letters, digits and . _ - @ + : are allowed")
+        }
+    }
+
+    private static func isAllowed(_ byte: UInt8) -> Bool {
+        switch byte {
+        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: true
+        case UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "@"), UInt8(ascii: "+"),
+            UInt8(ascii: ":"):
+            true
+        default: false
         }
     }
 }

@@ -23,7 +23,7 @@ extension Grant {
         func integer(_ name: StaticString, _ value: Int64?) {
             guard let value else { return }
             key(name)
-            out.append(contentsOf: String(value).utf8)
+            JSONText.appendInteger(value, to: &out)
         }
         string("access_token", accessToken)
         string("app", app)
@@ -85,6 +85,22 @@ extension Grant {
 
 /// JSON text as `JSONEncoder` writes it.
 package enum JSONText {
+    /// Appends the decimal digits of `value` (a `-` first when negative).
+    package static func appendInteger(_ value: Int64, to out: inout [UInt8]) {
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 20 digits
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            var index = buffer.count
+            repeat {
+                index -= 1
+                buffer[index] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            out.append(contentsOf: buffer[index...])
+        }
+    }
+
     /// Appends `value` as a JSON string: `"` and `\` escaped, `/` as `\/`, the control characters as
     /// `\b \f \n \r \t` or `\u00XX`, everything else as its UTF-8.
     package static func appendString(_ value: String, to out: inout [UInt8]) {

@@ -185,16 +185,20 @@ package struct JSONScanner {
         let start = offset
         // The common case: no escape, so the bytes are the string.
         var index = offset
+        var ascii = true
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 let raw = UnsafeRawBufferPointer(rebasing: bytes[start..<index])
-                guard let text = String(validating: raw, as: UTF8.self) else { throw .malformed(offset: start) }
+                // ASCII needs no validation (the usual case: tokens, names); anything else is checked.
+                let text = ascii ? String(decoding: raw, as: UTF8.self) : String(validating: raw, as: UTF8.self)
+                guard let text else { throw .malformed(offset: start) }
                 offset = index + 1
                 return text
             }
             if byte == UInt8(ascii: "\\") { break }
             if byte < 0x20 { throw .malformed(offset: index) }
+            if byte >= 0x80 { ascii = false }
             index += 1
         }
         if index == bytes.count { throw .truncated }

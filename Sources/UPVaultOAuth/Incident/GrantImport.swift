@@ -115,10 +115,11 @@ public enum GrantImport {
         afterEach: () throws -> Void = {}
     ) throws -> Int {
         var deferred: (any Error)?
+        let fingerprint = app.currentSecretFingerprint  // once, not per item
         do {
             return try JSONArrayStream.forEachElement(inFile: path) { (index, bytes) throws(GrantImportError) in
                 let item = try Self.item(bytes, index: index, path: path)
-                try body(index, try grant(from: item, index: index, app: app, now: now))
+                try body(index, try grant(from: item, index: index, app: app, fingerprint: fingerprint, now: now))
                 do { try afterEach() } catch {
                     deferred = error
                     throw .unreadable(path: path, reason: "stopped")
@@ -180,8 +181,9 @@ public enum GrantImport {
         }
         let existing = replace ? [] : Set(try store.grantNames(of: name))
         var seen = Set<String>()
+        let fingerprint = app.currentSecretFingerprint
         let grants = try items.enumerated().map { index, item throws -> Grant in
-            let grant = try grant(from: item, index: index, app: app, now: now)
+            let grant = try grant(from: item, index: index, app: app, fingerprint: fingerprint, now: now)
             if existing.contains(grant.entryName) { throw GrantImportError.grantExists(grant.entryName) }
             guard seen.insert(grant.entryName).inserted else {
                 throw GrantImportError.invalidItem(index: index, user: item.user, reason: "the user appears twice")
@@ -198,7 +200,9 @@ public enum GrantImport {
 
     /// The grant an item describes, checked as a token answer is: tokens of printable characters,
     /// a name the vault accepts, an expiry that fits.
-    static func grant(from item: Item, index: Int, app: App, now: Int64) throws(GrantImportError) -> Grant {
+    static func grant(
+        from item: Item, index: Int, app: App, fingerprint: String?, now: Int64
+    ) throws(GrantImportError) -> Grant {
         func invalid(_ reason: String) -> GrantImportError { .invalidItem(index: index, user: nil, reason: reason) }
         do {
             try EntryName.validate(EntryKey(.grant, "\(app.name)/\(item.user)"))
@@ -221,7 +225,7 @@ public enum GrantImport {
         }
         return Grant(
             app: app.name, user: item.user, accessToken: item.accessToken, refreshToken: item.refreshToken,
-            issuedAt: now, expiresAt: item.expiresIn.map { now + $0 }, secretFingerprint: app.currentSecretFingerprint)
+            issuedAt: now, expiresAt: item.expiresIn.map { now + $0 }, secretFingerprint: fingerprint)
     }
 
     static func reason(_ error: VaultError) -> String {
