@@ -11,6 +11,19 @@ struct TokenParameters: Decodable, Sendable {
     var refreshToken: String?
     var codeVerifier: String?
 
+    init(
+        grantType: String? = nil, clientID: String? = nil, clientSecret: String? = nil, code: String? = nil,
+        redirectURI: String? = nil, refreshToken: String? = nil, codeVerifier: String? = nil
+    ) {
+        self.grantType = grantType
+        self.clientID = clientID
+        self.clientSecret = clientSecret
+        self.code = code
+        self.redirectURI = redirectURI
+        self.refreshToken = refreshToken
+        self.codeVerifier = codeVerifier
+    }
+
     enum CodingKeys: String, CodingKey {
         case code
         case grantType = "grant_type"
