@@ -13,8 +13,11 @@ public enum OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
     case stateMismatch
     /// The redirect has neither `code` nor `error`.
     case missingAuthorizationCode
-    /// The user refused access at the provider (`error=access_denied` in the redirect).
+    /// The user refused access at the provider (`error=access_denied` in the redirect, or in a device
+    /// login's poll).
     case accessDenied
+    /// A device login's code expired before the user approved it (`expired_token`, or its time ran out).
+    case deviceCodeExpired(app: String)
     /// The provider refused the refresh token (`invalid_grant`); the grant is marked
     /// `needs_reauthorization`: log in again with `upvault login`.
     case invalidGrant(grant: String, reason: String)
@@ -40,6 +43,9 @@ public enum OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
     case unsupported(String)
     /// A command-line value that the flow cannot use (an API path, a field).
     case invalidArgument(String)
+    /// The provider's metadata could not be fetched, or is not for the issuer asked for, or names an
+    /// endpoint that is not HTTPS (RFC 8414).
+    case discoveryFailed(issuer: String, reason: String)
     /// An app of this name exists and replacing it was not asked for.
     case appExists(String)
     /// The app still has grants and deleting them too was not asked for.
@@ -60,7 +66,7 @@ public enum OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
     /// True when the user has to log in again.
     public var needsReauthorization: Bool {
         switch self {
-        case .invalidGrant, .grantNotActive, .accessDenied: true
+        case .invalidGrant, .grantNotActive, .accessDenied, .deviceCodeExpired: true
         default: false
         }
     }
@@ -74,6 +80,8 @@ public enum OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
         case .stateMismatch: "the redirect's state does not match the login that was started (forged or stale callback)"
         case .missingAuthorizationCode: "the redirect URL carries neither a code nor an error"
         case .accessDenied: "access denied: the user did not grant access"
+        case .deviceCodeExpired(let app):
+            "the device login for app \(app) expired before it was approved; run 'upvault login --device' again"
         case .invalidGrant(let grant, let reason):
             "grant \(grant) needs re-authorization: the provider refused its refresh token (\(reason)); run 'upvault login'"
         case .grantNotActive(let grant, let status, let reason):
@@ -91,6 +99,7 @@ public enum OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
         case .apiStatus(let status, _): "the API returned HTTP \(status)"
         case .unsupported(let what): what
         case .invalidArgument(let reason): reason
+        case .discoveryFailed(let issuer, let reason): "discovery for issuer \(issuer) failed: \(reason)"
         case .appExists(let name): "app \(name) already exists (use --replace to overwrite it)"
         case .appHasGrants(let app, let count): "app \(app) has \(count) grant(s); use --grants to delete them too"
         case .vault(let error): error.description

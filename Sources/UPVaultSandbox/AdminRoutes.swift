@@ -17,6 +17,9 @@ import UPVault
 /// - `POST /admin/settings?rotate_refresh_tokens=1&revoke_family_on_reuse=1&deny=0&errors_with_200=0&access_token_lifetime=S`
 /// - `POST /admin/faults?server_error_rate=0.1&drop_rate=0.02&rate_limit_rate=0.01&retry_after=1&latency_ms=0&error_200_rate=0&hold_after=0`
 /// - `POST /admin/seed?count=N`: N new users with grants, returned as a JSON array.
+/// - `POST /admin/device?user_code=CODE&action=approve|deny[&user=XID]`: the user's decision on a device login.
+/// - `GET  /admin/revocations`: the revocation log (user, kind, at), oldest first.
+/// - settings also take `device_interval=S`, `device_code_lifetime=S` and `rate_limit=N` (requests/s, 0 off).
 func addAdminRoutes(to router: Router<SandboxContext>, provider: Provider, token: String) {
     let admin = router.group("admin").add(middleware: AdminGuard(token: token))
 
@@ -26,7 +29,26 @@ func addAdminRoutes(to router: Router<SandboxContext>, provider: Provider, token
             ["client_id": .string(client.id), "client_secret": .string(client.secrets.first?.value ?? "")], status: .ok)
     }
     admin.get("stats") { _, _ -> Response in
-        Response.json(try statisticsJSON(provider.statistics), status: .ok)
+        guard case .object(var fields) = try statisticsJSON(provider.statistics) else {
+            return Response.json([:], status: .internalServerError)
+        }
+        fields["busiest_second"] = .number(Int64(provider.busiestSecond))
+        return Response.json(.object(fields), status: .ok)
+    }
+    admin.get("revocations") { _, _ -> Response in
+        let log = provider.revocations.map { entry -> JSON in
+            ["user": .string(entry.user), "kind": .string(entry.kind), "at": .number(entry.at)]
+        }
+        return Response.json(.array(log), status: .ok)
+    }
+    admin.post("device") { request, _ -> Response in
+        let query = request.uri.queryParameters
+        guard let code = query.get("user_code"), let action = query.get("action"), ["approve", "deny"].contains(action)
+        else { return Response.json(["error": .string("user_code and action=approve|deny")], status: .badRequest) }
+        guard provider.decideDeviceLogin(userCode: code, approve: action == "approve", user: query.get("user")) else {
+            return Response.json(["error": .string("no pending device login with that code")], status: .notFound)
+        }
+        return Response.json(["ok": .bool(true)], status: .ok)
     }
     admin.post("rotate-secret") { request, _ -> Response in
         let grace = Int64(request.uri.queryParameters.get("grace") ?? "") ?? 14 * 86_400
@@ -66,6 +88,11 @@ func addAdminRoutes(to router: Router<SandboxContext>, provider: Provider, token
             if let value = query.get("access_token_lifetime").flatMap({ Int64($0) }) {
                 state.settings.accessTokenLifetime = value
             }
+            if let value = query.get("device_interval").flatMap({ Int64($0) }) { state.settings.deviceInterval = value }
+            if let value = query.get("device_code_lifetime").flatMap({ Int64($0) }) {
+                state.settings.deviceCodeLifetime = value
+            }
+            if let value = query.get("rate_limit").flatMap({ Int($0) }) { state.settings.rateLimit = max(0, value) }
         }
         return Response.json(["ok": .bool(true)], status: .ok)
     }

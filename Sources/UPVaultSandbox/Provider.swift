@@ -64,8 +64,12 @@ public final class Provider: Sendable {
     public struct Settings: Sendable, Codable {
         public init(
             rotateRefreshTokens: Bool = false, accessTokenLifetime: Int64 = 31_536_000, deny: Bool = false,
-            errorsWith200: Bool = false, revokeFamilyOnReuse: Bool = false
+            errorsWith200: Bool = false, revokeFamilyOnReuse: Bool = false, deviceInterval: Int64 = 5,
+            deviceCodeLifetime: Int64 = 600, rateLimit: Int = 0
         ) {
+            self.deviceInterval = deviceInterval
+            self.deviceCodeLifetime = deviceCodeLifetime
+            self.rateLimit = rateLimit
             self.rotateRefreshTokens = rotateRefreshTokens
             self.revokeFamilyOnReuse = revokeFamilyOnReuse
             self.accessTokenLifetime = accessTokenLifetime
@@ -81,9 +85,19 @@ public final class Provider: Sendable {
         /// A consumed refresh token presented again revokes the whole grant (RFC 9700 §4.14.2): its current
         /// refresh and access tokens stop working, as providers that detect replay do.
         public var revokeFamilyOnReuse = false
+        /// The polling interval a device authorization answer names (RFC 8628), in seconds.
+        public var deviceInterval: Int64 = 5
+        /// How long a device code lives, in seconds.
+        public var deviceCodeLifetime: Int64 = 600
+        /// Token and revocation requests per second the client may send (a sliding second); beyond it,
+        /// 429 with Retry-After. 0: no limit.
+        public var rateLimit = 0
 
         enum CodingKeys: String, CodingKey {
             case deny
+            case deviceInterval = "device_interval"
+            case deviceCodeLifetime = "device_code_lifetime"
+            case rateLimit = "rate_limit"
             case revokeFamilyOnReuse = "revoke_family_on_reuse"
             case rotateRefreshTokens = "rotate_refresh_tokens"
             case accessTokenLifetime = "access_token_lifetime"
@@ -139,8 +153,27 @@ public final class Provider: Sendable {
         public var apiRequests = 0
         public var unauthorizedAPIRequests = 0
         public var faultsInjected = 0
+        public var clientCredentialsGrants = 0
+        public var deviceAuthorizations = 0
+        public var devicePolls = 0
+        public var slowDowns = 0
+        public var revocationRequests = 0
+        /// Revocations that ended a live token; requests for tokens already revoked or unknown are
+        /// `revocationRepeats` (answered 200, as RFC 7009 §2.2 says).
+        public var tokensRevoked = 0
+        public var revocationRepeats = 0
+        /// Requests answered 429 by the `rate_limit` setting.
+        public var rateLimited = 0
 
         enum CodingKeys: String, CodingKey {
+            case clientCredentialsGrants = "client_credentials_grants"
+            case deviceAuthorizations = "device_authorizations"
+            case devicePolls = "device_polls"
+            case slowDowns = "slow_downs"
+            case revocationRequests = "revocation_requests"
+            case tokensRevoked = "tokens_revoked"
+            case revocationRepeats = "revocation_repeats"
+            case rateLimited = "rate_limited"
             case tokenRequests = "token_requests"
             case authorizationCodeGrants = "authorization_code_grants"
             case refreshGrants = "refresh_grants"
@@ -164,6 +197,16 @@ public final class Provider: Sendable {
         /// Refresh tokens consumed by rotation, and the grant each belonged to.
         var consumedRefreshTokens: [String: Int] = [:]
         var codes: [String: PendingCode] = [:]
+        /// The public client's id: no secret; PKCE required.
+        var publicClientID: String
+        var deviceCodes: [String: DeviceCode] = [:]
+        var deviceCodeByUserCode: [String: String] = [:]
+        /// Client-credentials tokens and their expiry.
+        var appTokens: [String: Int64] = [:]
+        var revocations: [Revocation] = []
+        /// When accepted token and revocation requests arrived (milliseconds since start), for the rate
+        /// limit and for tests of pacing.
+        var requestTimes: [Int64] = []
         var nextGrant = 1
         var nextUser = 1
         var settings = Settings()
@@ -180,8 +223,11 @@ public final class Provider: Sendable {
 
     let state: Mutex<State>
 
-    public init(client: Client, settings: Settings = Settings(), faults: Faults = Faults()) {
-        var initial = State(client: client)
+    public init(
+        client: Client, publicClientID: String = "sandbox-public", settings: Settings = Settings(),
+        faults: Faults = Faults()
+    ) {
+        var initial = State(client: client, publicClientID: publicClientID)
         initial.settings = settings
         initial.faults = faults
         state = Mutex(initial)
@@ -226,7 +272,7 @@ public final class Provider: Sendable {
     // MARK: Grants
 
     /// Issues fresh tokens to `user` (a new user when nil), replacing that user's earlier grant.
-    func issueGrant(user: String?, scope: String, state: inout State) -> GrantRecord {
+    func issueGrant(user: String?, scope: String, client: String? = nil, state: inout State) -> GrantRecord {
         let xid = state.userID(user)
         if state.users[xid] == nil { state.users[xid] = User(xid: xid) }
         if let old = state.grantByUser[xid], let record = state.grants[old] {
@@ -237,7 +283,7 @@ public final class Provider: Sendable {
         let id = state.nextGrant
         state.nextGrant += 1
         let record = GrantRecord(
-            user: xid, client: state.client.id, accessToken: Self.token(),
+            user: xid, client: client ?? state.client.id, accessToken: Self.token(),
             accessExpiresAt: Self.now() + state.settings.accessTokenLifetime, refreshToken: Self.token(), scope: scope)
         state.grants[id] = record
         state.grantByUser[xid] = id
@@ -304,11 +350,12 @@ public final class Provider: Sendable {
         return json.serialized + "\n"
     }
 
-    /// Waits while the `hold_after` fault holds refresh requests (see `Faults.holdAfter`).
-    func holdIfAsked() async {
+    /// Waits while the `hold_after` fault holds refresh (or revocation) requests (see `Faults.holdAfter`).
+    func holdIfAsked(revocations: Bool = false) async {
         while true {
             let held = state.withLock { state in
-                state.faults.holdAfter > 0 && state.statistics.refreshGrants >= state.faults.holdAfter
+                let count = revocations ? state.statistics.revocationRequests : state.statistics.refreshGrants
+                return state.faults.holdAfter > 0 && count >= state.faults.holdAfter
             }
             guard held else { return }
             try? await Task.sleep(for: .milliseconds(5))

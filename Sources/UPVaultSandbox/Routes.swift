@@ -27,11 +27,15 @@ public struct SandboxContext: RequestContext {
     var localPort: Int? { channel.localAddress?.port }
 }
 
-/// The URL paths Jawbone used.
+/// The URL paths Jawbone used, and the ones today's providers add.
 enum Paths {
     static let authorize = "/auth/oauth2/auth"
     static let token = "/auth/oauth2/token"
     static let api = "/nudge/api/v.1.1"
+    static let device = "/auth/oauth2/device"
+    static let revoke = "/auth/oauth2/revoke"
+    /// The page a device login's user is sent to.
+    static let verification = "/device"
 }
 
 struct DroppedConnection: Error {}
@@ -56,24 +60,17 @@ public func buildRouter(provider: Provider, adminToken: String) -> Router<Sandbo
 
     let tokenHandler: @Sendable (Request, SandboxContext) async throws -> Response = { request, context in
         if let fault = try await injectFault(provider: provider, context: context, tokenEndpoint: true) { return fault }
-        var parameters = try TokenParameters.decodeForm(request.uri.query ?? "")
-        if request.method == .post {
-            let body = try await request.body.collect(upTo: 64 * 1024)
-            parameters = try TokenParameters.decodeForm(String(buffer: body)).merged(with: parameters)
-        }
-        if let basic = request.headers[.authorization], let (id, secret) = decodeBasic(basic) {
-            parameters.clientID = parameters.clientID ?? id
-            parameters.clientSecret = parameters.clientSecret ?? secret
-        }
+        if let limited = provider.rateLimitAnswer() { return limited }
+        let parameters = try await TokenParameters.read(from: request)
         if parameters.grantType == "refresh_token" { await provider.holdIfAsked() }
         switch provider.token(parameters) {
         case .tokens(let access, let refresh, let expiresIn):
             // Jawbone's token JSON: no scope member.
-            return Response.json(
-                [
-                    "access_token": .string(access), "token_type": .string("Bearer"), "expires_in": .number(expiresIn),
-                    "refresh_token": .string(refresh),
-                ], status: .ok)
+            var body: [String: JSON] = [
+                "access_token": .string(access), "token_type": .string("Bearer"), "expires_in": .number(expiresIn),
+            ]
+            if let refresh { body["refresh_token"] = .string(refresh) }
+            return Response.json(.object(body), status: .ok)
         case .error(let code, let description, let status):
             return Response.json(
                 ["error": .string(code), "error_description": .string(description)],
@@ -114,6 +111,9 @@ public func buildRouter(provider: Provider, adminToken: String) -> Router<Sandbo
         }
     }
 
+    addDiscoveryRoutes(to: router)
+    addDeviceRoutes(to: router, provider: provider)
+    addRevocationRoutes(to: router, provider: provider)
     addAdminRoutes(to: router, provider: provider, token: adminToken)
     return router
 }
@@ -201,6 +201,21 @@ func decodeBasic(_ header: String) -> (String, String)? {
 }
 
 extension TokenParameters {
+    /// The parameters of a request to the token, device or revocation endpoint: the query, the form
+    /// body of a POST (which wins), and HTTP Basic client credentials.
+    static func read(from request: Request) async throws -> TokenParameters {
+        var parameters = try decodeForm(request.uri.query ?? "")
+        if request.method == .post {
+            let body = try await request.body.collect(upTo: 64 * 1024)
+            parameters = try decodeForm(String(buffer: body)).merged(with: parameters)
+        }
+        if let basic = request.headers[.authorization], let (id, secret) = decodeBasic(basic) {
+            parameters.clientID = parameters.clientID ?? id
+            parameters.clientSecret = parameters.clientSecret ?? secret
+        }
+        return parameters
+    }
+
     /// The parameters of an `application/x-www-form-urlencoded` text. Read by hand: every refresh of a
     /// bulk run comes through here, and the Codable form decoder was a large share of the sandbox's
     /// cost per request (the sandbox shares the machine with the client it measures). The first
@@ -221,6 +236,11 @@ extension TokenParameters {
                 parameters.refreshToken = parameters.refreshToken ?? value().removingPercentEncodingForm
             case "code_verifier":
                 parameters.codeVerifier = parameters.codeVerifier ?? value().removingPercentEncodingForm
+            case "device_code": parameters.deviceCode = parameters.deviceCode ?? value().removingPercentEncodingForm
+            case "scope": parameters.scope = parameters.scope ?? value().removingPercentEncodingForm
+            case "token": parameters.token = parameters.token ?? value().removingPercentEncodingForm
+            case "token_type_hint":
+                parameters.tokenTypeHint = parameters.tokenTypeHint ?? value().removingPercentEncodingForm
             default: continue
             }
         }

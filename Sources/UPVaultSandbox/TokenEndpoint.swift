@@ -10,11 +10,21 @@ struct TokenParameters: Decodable, Sendable {
     var redirectURI: String?
     var refreshToken: String?
     var codeVerifier: String?
+    var deviceCode: String?
+    var scope: String?
+    /// Revocation (RFC 7009).
+    var token: String?
+    var tokenTypeHint: String?
 
     init(
         grantType: String? = nil, clientID: String? = nil, clientSecret: String? = nil, code: String? = nil,
-        redirectURI: String? = nil, refreshToken: String? = nil, codeVerifier: String? = nil
+        redirectURI: String? = nil, refreshToken: String? = nil, codeVerifier: String? = nil, deviceCode: String? = nil,
+        scope: String? = nil, token: String? = nil, tokenTypeHint: String? = nil
     ) {
+        self.deviceCode = deviceCode
+        self.scope = scope
+        self.token = token
+        self.tokenTypeHint = tokenTypeHint
         self.grantType = grantType
         self.clientID = clientID
         self.clientSecret = clientSecret
@@ -32,6 +42,9 @@ struct TokenParameters: Decodable, Sendable {
         case redirectURI = "redirect_uri"
         case refreshToken = "refresh_token"
         case codeVerifier = "code_verifier"
+        case deviceCode = "device_code"
+        case scope, token
+        case tokenTypeHint = "token_type_hint"
     }
 
     /// Fields of `other` fill the ones missing here.
@@ -40,13 +53,15 @@ struct TokenParameters: Decodable, Sendable {
             grantType: grantType ?? other.grantType, clientID: clientID ?? other.clientID,
             clientSecret: clientSecret ?? other.clientSecret, code: code ?? other.code,
             redirectURI: redirectURI ?? other.redirectURI, refreshToken: refreshToken ?? other.refreshToken,
-            codeVerifier: codeVerifier ?? other.codeVerifier)
+            codeVerifier: codeVerifier ?? other.codeVerifier, deviceCode: deviceCode ?? other.deviceCode,
+            scope: scope ?? other.scope, token: token ?? other.token,
+            tokenTypeHint: tokenTypeHint ?? other.tokenTypeHint)
     }
 }
 
 /// What the token endpoint answers: Jawbone's token JSON, or an OAuth error.
 enum TokenOutcome: Sendable {
-    case tokens(access: String, refresh: String, expiresIn: Int64)
+    case tokens(access: String, refresh: String?, expiresIn: Int64)
     /// `status` 400 or 401 (or 200 when the errors-with-200 switch is on).
     case error(code: String, description: String, status: Int)
 }
@@ -58,13 +73,12 @@ extension Provider {
             state.statistics.tokenRequests += 1
             let with200 = state.settings.errorsWith200
             let errorStatus = { (status: Int) in with200 ? 200 : status }
-            guard let id = parameters.clientID, let secret = parameters.clientSecret,
-                Self.accepts(state.client, id: id, secret: secret, at: now)
-            else {
+            guard let id = Self.authenticate(parameters, state: state, at: now) else {
                 state.statistics.invalidClient += 1
                 return .error(
                     code: "invalid_client", description: "Client authentication failed", status: errorStatus(401))
             }
+            let isPublic = id == state.publicClientID
             switch parameters.grantType {
             case "authorization_code":
                 state.statistics.authorizationCodeGrants += 1
@@ -85,14 +99,14 @@ extension Provider {
                             code: "invalid_grant", description: "PKCE verification failed", status: errorStatus(400))
                     }
                 }
-                let record = issueGrant(user: pending.user, scope: pending.scope, state: &state)
+                let record = issueGrant(user: pending.user, scope: pending.scope, client: id, state: &state)
                 return .tokens(
                     access: record.accessToken, refresh: record.refreshToken,
                     expiresIn: state.settings.accessTokenLifetime)
             case "refresh_token":
                 state.statistics.refreshGrants += 1
                 guard let token = parameters.refreshToken, let grantID = state.byRefreshToken[token],
-                    var record = state.grants[grantID]
+                    var record = state.grants[grantID], record.client == id
                 else {
                     if let token = parameters.refreshToken, let family = state.consumedRefreshTokens[token] {
                         state.statistics.consumedRefreshTokenReuses += 1
@@ -126,11 +140,33 @@ extension Provider {
                 return .tokens(
                     access: record.accessToken, refresh: record.refreshToken,
                     expiresIn: state.settings.accessTokenLifetime)
+            case "client_credentials":
+                guard !isPublic else {
+                    return .error(
+                        code: "unauthorized_client", description: "A public client has no client credentials",
+                        status: errorStatus(400))
+                }
+                state.statistics.clientCredentialsGrants += 1
+                let token = Self.token()
+                state.appTokens[token] = now + state.settings.accessTokenLifetime
+                return .tokens(access: token, refresh: nil, expiresIn: state.settings.accessTokenLifetime)
+            case "urn:ietf:params:oauth:grant-type:device_code":
+                return pollDevice(code: parameters.deviceCode, client: id, at: now, state: &state).outcome(errorStatus)
             default:
                 return .error(
                     code: "unsupported_grant_type", description: "Unsupported grant_type", status: errorStatus(400))
             }
         }
+    }
+
+    /// The client a request authenticates as: the confidential client with a valid secret, or the public
+    /// client by its id alone (a public client that sends a secret is refused).
+    static func authenticate(_ parameters: TokenParameters, state: State, at now: Int64) -> String? {
+        guard let id = parameters.clientID else { return nil }
+        if let secret = parameters.clientSecret {
+            return accepts(state.client, id: id, secret: secret, at: now) ? id : nil
+        }
+        return ConstantTime.equals(id, state.publicClientID) ? id : nil
     }
 
     /// The authorization endpoint's decision: a redirect URL with a code (or with `error=access_denied`),
@@ -142,8 +178,13 @@ extension Provider {
         let now = Self.now()
         return state.withLock { state in
             guard responseType == "code" else { return (nil, "response_type must be code") }
-            guard let clientID, ConstantTime.equals(clientID, state.client.id) else {
+            guard let clientID,
+                ConstantTime.equals(clientID, state.client.id) || ConstantTime.equals(clientID, state.publicClientID)
+            else {
                 return (nil, "unknown client_id")
+            }
+            if clientID == state.publicClientID && challenge == nil {
+                return (nil, "a public client must send a PKCE code_challenge (S256)")
             }
             guard let redirectURI, RedirectMatching.isRegistered(redirectURI, in: state.client.redirectURIs) else {
                 return (nil, "redirect_uri is not registered for this client")

@@ -13,8 +13,8 @@ struct Admin: ParsableCommand {
         commandName: "admin",
         abstract: "Call a running sandbox's admin endpoint and print its JSON answer.",
         discussion: """
-            SWITCH is one of client, stats (read), rotate-secret, end-grace, invalidate-access-tokens, \
-            expire-access-tokens, revoke, settings, faults, seed. Parameters go as key=value, for example \
+            SWITCH is one of client, stats, revocations (read), rotate-secret, end-grace, \
+            invalidate-access-tokens, expire-access-tokens, revoke, settings, faults, seed, device. Parameters go as key=value, for example \
             'admin http://127.0.0.1:8080 rotate-secret grace=1209600'.
             """)
 
@@ -35,7 +35,7 @@ struct Admin: ParsableCommand {
         let query = parameters.map {
             Form.escape(String($0.prefix { $0 != "=" })) + "=" + Form.escape(String($0.drop { $0 != "=" }.dropFirst()))
         }
-        let method = ["client", "stats"].contains(name) ? "GET" : "POST"
+        let method = ["client", "stats", "revocations"].contains(name) ? "GET" : "POST"
         let target = "/admin/\(name)" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
         guard
             let tokenPath = adminTokenFile

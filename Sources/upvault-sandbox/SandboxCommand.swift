@@ -26,7 +26,8 @@ struct Serve: AsyncParsableCommand {
         abstract: "Run the provider (the default).",
         discussion: """
             Prints 'upvault-sandbox listening on http://HOST:PORT' once it accepts connections. \
-            Endpoints: /auth/oauth2/auth, /auth/oauth2/token, /nudge/api/v.1.1/users/@me, \
+            Endpoints: /.well-known/oauth-authorization-server (and openid-configuration), /auth/oauth2/auth, \
+            /auth/oauth2/token, /auth/oauth2/device, /auth/oauth2/revoke, /nudge/api/v.1.1/users/@me, \
             users/@me/moves, users/@me/refreshToken; switches under /admin, for loopback callers that send \
             the admin token (written 0600 to --admin-token-file) in the X-Sandbox-Admin-Token header; \
             'upvault-sandbox admin' does that.
@@ -81,6 +82,18 @@ struct Serve: AsyncParsableCommand {
         help: "Share of token requests answered {\"error\":\"temporarily_unavailable\"} with 200.") var error200Rate =
         0.0
 
+    @Option(help: "The public client's id (no secret; PKCE required).")
+    var publicClientID = "sandbox-public"
+
+    @Option(help: "The device login polling interval, in seconds (RFC 8628).")
+    var deviceInterval: Int64 = 5
+
+    @Option(help: "How long a device code lives, in seconds.")
+    var deviceCodeLifetime: Int64 = 600
+
+    @Option(help: "Token and revocation requests per second before answering 429 (0: no limit).")
+    var rateLimit = 0
+
     @Option(help: "Seed this many users with grants at start.")
     var seed = 0
 
@@ -99,9 +112,11 @@ struct Serve: AsyncParsableCommand {
         }
         let provider = Provider(
             client: .init(id: clientID, secrets: [.init(value: secret)], redirectURIs: redirectURI),
+            publicClientID: publicClientID,
             settings: .init(
                 rotateRefreshTokens: rotateRefreshTokens, accessTokenLifetime: accessTokenLifetime, deny: deny,
-                errorsWith200: errorsWith200, revokeFamilyOnReuse: revokeFamilyOnReuse),
+                errorsWith200: errorsWith200, revokeFamilyOnReuse: revokeFamilyOnReuse, deviceInterval: deviceInterval,
+                deviceCodeLifetime: deviceCodeLifetime, rateLimit: rateLimit),
             faults: .init(
                 serverErrorRate: serverErrorRate, dropRate: dropRate, rateLimitRate: rateLimitRate,
                 retryAfter: retryAfter,

@@ -34,6 +34,12 @@ import UPVaultTesting
             status: [.active, .needsReauthorization, .revoked].randomElement(using: &generator)!,
             statusReason: maybe(text))
         grant.refreshStartedAt = maybe(number)
+        grant.grantType = maybe { .clientCredentials }
+        grant.revocationStartedAt = maybe(number)
+        grant.revokedAt = maybe(number)
+        grant.revocationEndpoint = maybe(text)
+        grant.revocationStatus = maybe(number)
+        grant.revocationError = maybe(text)
         return grant
     }
 

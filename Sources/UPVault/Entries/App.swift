@@ -8,27 +8,49 @@ public struct App: CodableEntry, Equatable {
         case clientSecretPost = "client_secret_post"
         /// HTTP Basic with `client_id:client_secret`.
         case clientSecretBasic = "client_secret_basic"
+        /// A public client (RFC 6749 §2.1): `client_id` only, no secret; PKCE protects its logins.
+        case none
     }
 
     /// The provider's endpoints.
     public struct Endpoints: Codable, Sendable, Equatable {
-        public var authorize: String
+        /// The authorization endpoint; nil for a provider that offers no authorization-code login
+        /// (device flow or client credentials only).
+        public var authorize: String?
         public var token: String
         public var apiBase: String?
         /// Jawbone's `users/@me/refreshToken`, where a provider has such a thing.
         public var refreshTokenRecovery: String?
+        /// RFC 7009 token revocation.
+        public var revocation: String?
+        /// RFC 8628 device authorization.
+        public var deviceAuthorization: String?
+        /// The issuer the endpoints were discovered from (RFC 8414), when they were.
+        public var issuer: String?
 
-        public init(authorize: String, token: String, apiBase: String? = nil, refreshTokenRecovery: String? = nil) {
+        public init(
+            authorize: String?, token: String, apiBase: String? = nil, refreshTokenRecovery: String? = nil,
+            revocation: String? = nil, deviceAuthorization: String? = nil, issuer: String? = nil
+        ) {
             self.authorize = authorize
             self.token = token
             self.apiBase = apiBase
             self.refreshTokenRecovery = refreshTokenRecovery
+            self.revocation = revocation
+            self.deviceAuthorization = deviceAuthorization
+            self.issuer = issuer
+        }
+
+        /// Every endpoint that is set, for checks that apply to all of them.
+        public var all: [String] {
+            [authorize, token, apiBase, refreshTokenRecovery, revocation, deviceAuthorization].compactMap { $0 }
         }
 
         enum CodingKeys: String, CodingKey {
-            case authorize, token
+            case authorize, token, revocation, issuer
             case apiBase = "api_base"
             case refreshTokenRecovery = "refresh_token_recovery"
+            case deviceAuthorization = "device_authorization"
         }
     }
 
@@ -64,13 +86,18 @@ public struct App: CodableEntry, Equatable {
     public var clientAuthentication: ClientAuthentication
     public var supportsPKCE: Bool
     public var rotatesRefreshTokens: Bool
+    /// The most requests per second upvault sends this app's provider in a bulk run; nil: no limit.
+    public var rateLimit: Double?
 
     public var entryName: String { name }
+
+    /// A public client: no secret, never sends one (RFC 6749 §2.1).
+    public var isPublic: Bool { clientAuthentication == .none }
 
     public init(
         name: String, provider: String, clientID: String, clientSecrets: [ClientSecret], redirectURI: String,
         scopes: [String], endpoints: Endpoints, clientAuthentication: ClientAuthentication = .clientSecretPost,
-        supportsPKCE: Bool = false, rotatesRefreshTokens: Bool = false
+        supportsPKCE: Bool = false, rotatesRefreshTokens: Bool = false, rateLimit: Double? = nil
     ) {
         self.name = name
         self.provider = provider
@@ -82,6 +109,7 @@ public struct App: CodableEntry, Equatable {
         self.clientAuthentication = clientAuthentication
         self.supportsPKCE = supportsPKCE
         self.rotatesRefreshTokens = rotatesRefreshTokens
+        self.rateLimit = rateLimit
     }
 
     enum CodingKeys: String, CodingKey {
@@ -92,6 +120,7 @@ public struct App: CodableEntry, Equatable {
         case clientAuthentication = "client_authentication"
         case supportsPKCE = "supports_pkce"
         case rotatesRefreshTokens = "rotates_refresh_tokens"
+        case rateLimit = "rate_limit"
     }
 }
 

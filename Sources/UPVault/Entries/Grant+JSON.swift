@@ -28,11 +28,17 @@ extension Grant {
         string("access_token", accessToken)
         string("app", app)
         integer("expires_at", expiresAt)
+        string("grant_type", grantType?.rawValue)
         integer("issued_at", issuedAt)
         integer("last_refresh_at", lastRefreshAt)
         string("provider_user_id", providerUserID)
         integer("refresh_started_at", refreshStartedAt)
         string("refresh_token", refreshToken)
+        string("revocation_endpoint", revocationEndpoint)
+        string("revocation_error", revocationError)
+        integer("revocation_started_at", revocationStartedAt)
+        integer("revocation_status", revocationStatus)
+        integer("revoked_at", revokedAt)
         string("scope", scope)
         string("secret_fingerprint", secretFingerprint)
         string("status", status.rawValue)
@@ -57,10 +63,13 @@ extension Grant {
                     ("token_type", .string(let text)), ("status", .string(let text)),
                     ("provider_user_id", .string(let text)), ("refresh_token", .string(let text)),
                     ("scope", .string(let text)), ("secret_fingerprint", .string(let text)),
-                    ("status_reason", .string(let text)):
+                    ("status_reason", .string(let text)), ("grant_type", .string(let text)),
+                    ("revocation_endpoint", .string(let text)), ("revocation_error", .string(let text)):
                     if strings.updateValue(text, forKey: key) != nil || integers[key] != nil { valid = false }
                 case ("issued_at", .integer(let number)), ("expires_at", .integer(let number)),
-                    ("last_refresh_at", .integer(let number)), ("refresh_started_at", .integer(let number)):
+                    ("last_refresh_at", .integer(let number)), ("refresh_started_at", .integer(let number)),
+                    ("revocation_started_at", .integer(let number)), ("revocation_status", .integer(let number)),
+                    ("revoked_at", .integer(let number)):
                     if integers.updateValue(number, forKey: key) != nil { valid = false }
                 default:
                     valid = false  // a null, another type, an unknown or nested field: JSONDecoder decides
@@ -73,12 +82,23 @@ extension Grant {
             let accessToken = strings["access_token"], let tokenType = strings["token_type"],
             let status = strings["status"].flatMap(Status.init(rawValue:)), let issuedAt = integers["issued_at"]
         else { return nil }
+        var grantType: GrantType?
+        if let text = strings["grant_type"] {
+            guard let known = GrantType(rawValue: text) else { return nil }
+            grantType = known
+        }
         var grant = Grant(
             app: app, user: user, providerUserID: strings["provider_user_id"], accessToken: accessToken,
             refreshToken: strings["refresh_token"], tokenType: tokenType, scope: strings["scope"], issuedAt: issuedAt,
             expiresAt: integers["expires_at"], lastRefreshAt: integers["last_refresh_at"],
             secretFingerprint: strings["secret_fingerprint"], status: status, statusReason: strings["status_reason"])
         grant.refreshStartedAt = integers["refresh_started_at"]
+        grant.grantType = grantType
+        grant.revocationStartedAt = integers["revocation_started_at"]
+        grant.revokedAt = integers["revoked_at"]
+        grant.revocationEndpoint = strings["revocation_endpoint"]
+        grant.revocationStatus = integers["revocation_status"]
+        grant.revocationError = strings["revocation_error"]
         return grant
     }
 }

@@ -6,9 +6,19 @@ public struct Grant: CodableEntry, Equatable {
         case active
         /// The provider refused the refresh token (`invalid_grant`): the user must log in again.
         case needsReauthorization = "needs_reauthorization"
-        /// The user removed the app (`access_denied` on refresh).
+        /// The user removed the app (`access_denied` on refresh), or `upvault revoke` revoked it.
         case revoked
     }
+
+    /// How a grant is renewed when it is not renewed with its refresh token.
+    public enum GrantType: String, Codable, Sendable {
+        /// An app-level grant (RFC 6749 §4.4): no user, no refresh token; a new token is requested with
+        /// the client's credentials when the old one expires.
+        case clientCredentials = "client_credentials"
+    }
+
+    /// The user label of an app's client-credentials grant (`APP/@app`).
+    public static let appUser = "@app"
 
     public var app: String
     /// A local label for the user.
@@ -32,6 +42,18 @@ public struct Grant: CodableEntry, Equatable {
     /// the next refresher (which holds the grant's lock, so whoever set it is gone), it says a refresh
     /// was cut off and the provider may already have redeemed the refresh token.
     public var refreshStartedAt: Int64?
+    /// Set for a client-credentials grant; nil for a user's grant.
+    public var grantType: GrantType?
+    /// The revocation receipt (RFC 7009), kept with the grant: set, durably, just before the revocation
+    /// request leaves, and cleared when the provider's answer is stored.
+    public var revocationStartedAt: Int64?
+    /// When the provider confirmed the revocation (Unix seconds).
+    public var revokedAt: Int64?
+    /// The endpoint that confirmed it (without query), and its HTTP status.
+    public var revocationEndpoint: String?
+    public var revocationStatus: Int64?
+    /// Why the last revocation attempt failed; nil once it succeeds.
+    public var revocationError: String?
 
     public var entryName: String { "\(app)/\(user)" }
 
@@ -68,6 +90,12 @@ public struct Grant: CodableEntry, Equatable {
         case secretFingerprint = "secret_fingerprint"
         case statusReason = "status_reason"
         case refreshStartedAt = "refresh_started_at"
+        case grantType = "grant_type"
+        case revocationStartedAt = "revocation_started_at"
+        case revokedAt = "revoked_at"
+        case revocationEndpoint = "revocation_endpoint"
+        case revocationStatus = "revocation_status"
+        case revocationError = "revocation_error"
     }
 }
 
@@ -82,6 +110,10 @@ public struct GrantSummary: Codable, Sendable, Equatable {
     public var lastRefreshAt: UnixTime?
     public var hasRefreshToken: Bool
     public var secretFingerprint: String?
+    public var grantType: String?
+    public var revokedAt: UnixTime?
+    public var revocationError: String?
+    public var revocationPending: Bool
 
     public init(_ grant: Grant) {
         app = grant.app
@@ -93,5 +125,9 @@ public struct GrantSummary: Codable, Sendable, Equatable {
         lastRefreshAt = grant.lastRefreshAt.map(UnixTime.init)
         hasRefreshToken = grant.refreshToken != nil
         secretFingerprint = grant.secretFingerprint
+        grantType = grant.grantType?.rawValue
+        revokedAt = grant.revokedAt.map(UnixTime.init)
+        revocationError = grant.revocationError
+        revocationPending = grant.revocationStartedAt != nil
     }
 }

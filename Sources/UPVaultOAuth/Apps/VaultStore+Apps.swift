@@ -53,6 +53,7 @@ public struct AppSummary: Codable, Sendable, Equatable {
     public var endpoints: App.Endpoints
     public var clientAuthentication: App.ClientAuthentication
     public var supportsPkce: Bool
+    public var rateLimit: Double?
     public var clientSecrets: [Secret]
     public var grants: Int
 
@@ -65,6 +66,7 @@ public struct AppSummary: Codable, Sendable, Equatable {
         endpoints = app.endpoints
         clientAuthentication = app.clientAuthentication
         supportsPkce = app.supportsPKCE
+        rateLimit = app.rateLimit
         clientSecrets = app.clientSecrets.map { secret in
             Secret(
                 fingerprint: secret.fingerprint(clientID: app.clientID), state: app.state(of: secret, at: now),

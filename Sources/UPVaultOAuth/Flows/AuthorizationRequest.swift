@@ -11,9 +11,14 @@ public struct AuthorizationRequest: Sendable {
     let codeVerifier: String?
 
     /// Builds the authorization URL with a fresh 256-bit `state` and, when the app's provider
-    /// supports it, a PKCE S256 challenge (RFC 7636).
+    /// supports it (always for a public client), a PKCE S256 challenge (RFC 7636).
     init(app: App, redirectURI override: String? = nil) throws(OAuthError) {
         try EndpointPolicy.check(app)
+        guard let authorize = app.endpoints.authorize else {
+            throw .unsupported(
+                "app \(app.name)'s provider has no authorization endpoint; use 'login --device' or --client-credentials"
+            )
+        }
         let redirectURI = override ?? app.redirectURI
         try EndpointPolicy.check(redirectURI)
         state = Base64URL.randomToken(byteCount: 32)
@@ -24,7 +29,7 @@ public struct AuthorizationRequest: Sendable {
             ("redirect_uri", redirectURI),
             ("state", state),
         ]
-        if app.supportsPKCE {
+        if app.supportsPKCE || app.isPublic {
             let verifier = Base64URL.randomToken(byteCount: 32)
             codeVerifier = verifier
             fields.append(("code_challenge", Base64URL.encode(SHA256.hash(verifier.utf8))))
@@ -32,8 +37,8 @@ public struct AuthorizationRequest: Sendable {
         } else {
             codeVerifier = nil
         }
-        let separator = app.endpoints.authorize.contains("?") ? "&" : "?"
-        url = app.endpoints.authorize + separator + FormEncoding.encode(fields)
+        let separator = authorize.contains("?") ? "&" : "?"
+        url = authorize + separator + FormEncoding.encode(fields)
         self.app = app.name
         self.redirectURI = redirectURI
     }

@@ -22,7 +22,9 @@ public final class OAuthClient: Sendable {
     let transport: any HTTPTransport
     let logger: Logger
     let now: @Sendable () -> Int64
-    private let flights = SingleFlight()
+    /// Waits between polls (device login) and pacing steps; the tests' clock replaces it.
+    let sleep: @Sendable (Duration) async throws -> Void
+    let flights = SingleFlight()
 
     /// - Parameters:
     ///   - connectionsPerHost: the HTTP connection pool's size for one provider.
@@ -34,11 +36,15 @@ public final class OAuthClient: Sendable {
             logger: logger, now: { Self.unixTime() })
     }
 
-    init(vault: any VaultStore, transport: any HTTPTransport, logger: Logger, now: @escaping @Sendable () -> Int64) {
+    init(
+        vault: any VaultStore, transport: any HTTPTransport, logger: Logger, now: @escaping @Sendable () -> Int64,
+        sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
+    ) {
         self.vault = vault
         self.transport = transport
         self.logger = logger
         self.now = now
+        self.sleep = sleep
     }
 
     /// Closes the HTTP client, if one was started.
@@ -89,12 +95,23 @@ public final class OAuthClient: Sendable {
         var fields = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", request.redirectURI)]
         if let verifier = request.codeVerifier { fields.append(("code_verifier", verifier)) }
         let (response, secret) = try await tokenRequest(app: app, fields: fields)
+        return try storeNewGrant(app: app, user: user, response: response, secret: secret)
+    }
+
+    /// The grant a login obtained, stored for `user` (replacing an older grant of that user).
+    func storeNewGrant(
+        app: App, user: String, response: TokenResponse, secret: App.ClientSecret?
+    ) throws(OAuthError) -> Grant {
+        guard user != Grant.appUser else {
+            throw .invalidArgument(
+                "the user label \(Grant.appUser) is the app's own grant (login --client-credentials)")
+        }
         let issued = now()
         let grant = Grant(
             app: app.name, user: user, accessToken: response.accessToken, refreshToken: response.refreshToken,
             tokenType: response.tokenType, scope: response.scope ?? app.scopes.joined(separator: " "),
             issuedAt: issued, expiresAt: response.expiresIn.map { issued + $0 },
-            secretFingerprint: secret.fingerprint(clientID: app.clientID))
+            secretFingerprint: secret?.fingerprint(clientID: app.clientID))
         try validateName(grant)
         try store(grant)
         logger.info("login complete", metadata: ["app": "\(app.name)", "user": "\(user)"])
@@ -189,6 +206,7 @@ public final class OAuthClient: Sendable {
     /// re-authorization, with the reason. A provider that does not rotate gets the token again.
     func performRefresh(_ grant: Grant) async throws(OAuthError) -> Grant {
         let app = try app(named: grant.app)
+        if grant.grantType == .clientCredentials { return try await renewClientCredentials(grant, app: app) }
         guard let refreshToken = grant.refreshToken else { throw .noRefreshToken(grant: grant.entryName) }
         var clean = grant
         clean.refreshStartedAt = nil
@@ -208,7 +226,7 @@ public final class OAuthClient: Sendable {
         started.refreshStartedAt = now()
         try store(started)
         let response: TokenResponse
-        let secret: App.ClientSecret
+        let secret: App.ClientSecret?
         do {
             (response, secret) = try await tokenRequest(
                 app: app, fields: [("grant_type", "refresh_token"), ("refresh_token", refreshToken)])
@@ -228,7 +246,7 @@ public final class OAuthClient: Sendable {
             throw error
         }
         let refreshed = clean.refreshed(
-            with: response, at: now(), fingerprint: secret.fingerprint(clientID: app.clientID))
+            with: response, at: now(), fingerprint: secret?.fingerprint(clientID: app.clientID))
         try store(refreshed)
         logger.info("refreshed", metadata: ["grant": "\(grant.entryName)"])
         return refreshed
@@ -244,49 +262,6 @@ public final class OAuthClient: Sendable {
         var grant = try grant(app: app, user: user)
         grant.refreshToken = token
         try store(grant)
-    }
-
-    // MARK: Token endpoint
-
-    /// POSTs to the token endpoint with the current secret; on `invalid_client`, retries with each
-    /// older secret still inside its grace window. Returns the response and the secret that worked.
-    func tokenRequest(
-        app: App, fields: [(String, String)]
-    ) async throws(OAuthError) -> (TokenResponse, App.ClientSecret) {
-        try EndpointPolicy.check(app.endpoints.token)
-        let secrets = app.usableSecrets(at: now())
-        guard !secrets.isEmpty else {
-            throw .invalidClient(app: app.name, reason: "the app has no usable client secret")
-        }
-        var lastReason = ""
-        for secret in secrets {
-            let exchange = Self.tokenExchange(app: app, secret: secret, fields: fields)
-            do {
-                return (try TokenResponse.parse(try await transport.send(exchange)), secret)
-            } catch .providerError(let code, let reason, _) where code == "invalid_client" {
-                lastReason = reason
-                logger.notice(
-                    "client secret refused; trying an older one still in its grace window",
-                    metadata: ["app": "\(app.name)"])
-            }
-        }
-        throw .invalidClient(app: app.name, reason: lastReason)
-    }
-
-    static func tokenExchange(app: App, secret: App.ClientSecret, fields: [(String, String)]) -> HTTPExchange {
-        var form = fields
-        var headers = [("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "application/json")]
-        switch app.clientAuthentication {
-        case .clientSecretPost:
-            form.append(("client_id", app.clientID))
-            form.append(("client_secret", secret.value))
-        case .clientSecretBasic:
-            let credentials = FormEncoding.escape(app.clientID) + ":" + FormEncoding.escape(secret.value)
-            headers.append(("Authorization", "Basic " + Base64URL.encode(credentials.utf8, original: true)))
-            form.append(("client_id", app.clientID))
-        }
-        return HTTPExchange(
-            method: "POST", url: app.endpoints.token, headers: headers, body: Array(FormEncoding.encode(form).utf8))
     }
 
     // MARK: Helpers
@@ -324,7 +299,7 @@ extension Grant {
     }
 
     /// This grant after a successful refresh: a refresh token the provider did not return is kept.
-    func refreshed(with response: TokenResponse, at now: Int64, fingerprint: String) -> Grant {
+    func refreshed(with response: TokenResponse, at now: Int64, fingerprint: String?) -> Grant {
         var grant = self
         grant.accessToken = response.accessToken
         grant.refreshToken = response.refreshToken ?? refreshToken

@@ -4,7 +4,7 @@ public import UPVault
 public struct AuditReport: Codable, Sendable, Equatable {
     public struct Finding: Codable, Sendable, Equatable {
         /// `issued_before_incident`, `refreshed_with_old_secret`, `secret_predates_incident`,
-        /// `needs_reauthorization`, `revoked`, `expiring_soon`.
+        /// `needs_reauthorization`, `revoked`, `expiring_soon`, `revocation_pending`, `revocation_failed`.
         public var kind: String
         /// `APP` or `APP/USER`.
         public var subject: String
@@ -22,7 +22,9 @@ public struct AuditReport: Codable, Sendable, Equatable {
 public enum Audit {
     /// Grants issued or last refreshed before the incident; grants whose tokens were obtained with a
     /// secret that is no longer current; apps whose current secret was added before the incident; grants
-    /// needing re-authorization or revoked; tokens expiring within `expiringWithin` seconds.
+    /// needing re-authorization or revoked by the user; tokens expiring within `expiringWithin` seconds;
+    /// revocations cut off in flight (pending) or refused (failed). A grant revoked with `upvault revoke`
+    /// (it has a receipt) needs nothing more.
     public static func run(
         store: any VaultStore, incident: Int64?, expiringWithin: Int64, now: Int64
     ) throws -> AuditReport {
@@ -41,6 +43,15 @@ public enum Audit {
         }
         for grant in grants {
             let name = grant.entryName
+            if grant.revocationStartedAt != nil {
+                add("revocation_pending", name, "a revocation was cut off in flight: run 'upvault revoke' again")
+                continue
+            }
+            if grant.revokedAt == nil, let error = grant.revocationError {
+                add("revocation_failed", name, "the revocation failed (\(error)): run 'upvault revoke' again")
+                continue
+            }
+            if grant.revokedAt != nil { continue }
             switch grant.status {
             case .needsReauthorization:
                 add("needs_reauthorization", name, grant.statusReason ?? "the provider refused the refresh token")

@@ -148,10 +148,14 @@ extension OAuthClient {
         }
         let grant = current
         guard let app = apps[grant.app] else { return .failed(reason: "its app \(grant.app) is not in the vault") }
-        guard let refreshToken = current.refreshToken else {
+        let fields: [(String, String)]
+        if grant.grantType == .clientCredentials {
+            fields = Self.clientCredentialsFields(grant.scope)  // an app grant: requested anew
+        } else if let refreshToken = current.refreshToken {
+            fields = [("grant_type", "refresh_token"), ("refresh_token", refreshToken)]
+        } else {
             return .failed(reason: OAuthError.noRefreshToken(grant: grant.entryName).description)
         }
-        let fields = [("grant_type", "refresh_token"), ("refresh_token", refreshToken)]
         var attempt = 0
         while true {
             await run.waitWhilePaused()
@@ -159,7 +163,7 @@ extension OAuthClient {
                 let (response, secret) = try await tokenRequest(app: app, fields: fields)
                 return .refreshed(
                     current.refreshed(
-                        with: response, at: now(), fingerprint: secret.fingerprint(clientID: app.clientID)))
+                        with: response, at: now(), fingerprint: secret?.fingerprint(clientID: app.clientID)))
             } catch .providerError(let code, let reason, _) where code == "invalid_grant" || code == "access_denied" {
                 var marked = current
                 marked.status = code == "invalid_grant" ? .needsReauthorization : .revoked

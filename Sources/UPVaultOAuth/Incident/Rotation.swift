@@ -11,6 +11,7 @@ extension OAuthClient {
             throw .invalidArgument("a client secret is one line of printable characters without spaces")
         }
         var app = try app(named: name)
+        guard !app.isPublic else { throw .unsupported("app \(name) is a public client: it has no client secret") }
         let now = now()
         guard !app.clientSecrets.contains(where: { ConstantTime.equals($0.value, newSecret) }) else {
             throw .invalidArgument("app \(name) already has this client secret")

@@ -24,10 +24,8 @@ public enum EndpointPolicy {
 
     /// Checks every endpoint and the redirect URI of an app.
     public static func check(_ app: App) throws(OAuthError) {
-        try check(app.endpoints.authorize)
-        try check(app.endpoints.token)
-        if let base = app.endpoints.apiBase { try check(base) }
-        if let recovery = app.endpoints.refreshTokenRecovery { try check(recovery) }
+        for endpoint in app.endpoints.all { try check(endpoint) }
+        if let issuer = app.endpoints.issuer { try check(issuer) }
         try check(app.redirectURI)
     }
 }

@@ -44,57 +44,87 @@ public struct ProviderPreset: Sendable {
     }
 }
 
-/// Endpoints given by hand: each replaces the preset's; `providerURL` moves the preset's paths to another
-/// scheme and host (a sandbox, a proxy) before that.
+/// Endpoints given by hand: each replaces the preset's (or the discovered one); `providerURL` moves the
+/// preset's paths to another scheme and host (a sandbox, a proxy) before that.
 public struct EndpointOverrides: Sendable, Equatable {
     public var authorize: String?
     public var token: String?
     public var apiBase: String?
     public var refreshTokenRecovery: String?
+    public var revocation: String?
+    public var deviceAuthorization: String?
     public var providerURL: String?
 
     public init(
         authorize: String? = nil, token: String? = nil, apiBase: String? = nil, refreshTokenRecovery: String? = nil,
-        providerURL: String? = nil
+        revocation: String? = nil, deviceAuthorization: String? = nil, providerURL: String? = nil
     ) {
         self.authorize = authorize
         self.token = token
         self.apiBase = apiBase
         self.refreshTokenRecovery = refreshTokenRecovery
+        self.revocation = revocation
+        self.deviceAuthorization = deviceAuthorization
         self.providerURL = providerURL
     }
 }
 
 extension ProviderPreset {
-    /// The preset's endpoints with `overrides` applied. A preset without endpoints (`generic`) needs at
-    /// least the authorization and token endpoints given.
-    public func endpoints(_ overrides: EndpointOverrides = EndpointOverrides()) throws(OAuthError) -> App.Endpoints {
-        var base = endpoints
-        if let providerURL = overrides.providerURL, let preset = base { base = preset.rebased(onto: providerURL) }
-        guard let authorize = overrides.authorize ?? base?.authorize, let token = overrides.token ?? base?.token else {
-            throw .invalidArgument("the \(name) provider needs --authorize-url and --token-url")
+    /// The preset's endpoints (or `discovered` ones) with `overrides` applied. A preset without
+    /// endpoints (`generic`) and nothing discovered needs at least the token endpoint given.
+    public func endpoints(
+        _ overrides: EndpointOverrides = EndpointOverrides(), discovered: App.Endpoints? = nil
+    ) throws(OAuthError) -> App.Endpoints {
+        var base = discovered ?? endpoints
+        if discovered == nil, let providerURL = overrides.providerURL, let preset = base {
+            base = preset.rebased(onto: providerURL)
+        }
+        guard let token = overrides.token ?? base?.token else {
+            throw .invalidArgument("the \(name) provider needs --issuer, or --token-url (and --authorize-url)")
         }
         return App.Endpoints(
-            authorize: authorize, token: token, apiBase: overrides.apiBase ?? base?.apiBase,
-            refreshTokenRecovery: overrides.refreshTokenRecovery ?? base?.refreshTokenRecovery)
+            authorize: overrides.authorize ?? base?.authorize, token: token,
+            apiBase: overrides.apiBase ?? base?.apiBase,
+            refreshTokenRecovery: overrides.refreshTokenRecovery ?? base?.refreshTokenRecovery,
+            revocation: overrides.revocation ?? base?.revocation,
+            deviceAuthorization: overrides.deviceAuthorization ?? base?.deviceAuthorization, issuer: base?.issuer)
     }
 
-    /// A new app registration on this provider, its secret current from `now`. Scopes default to the
+    /// A new app registration on this provider, its secret current from `now`; a nil `clientSecret`
+    /// makes a public client (no secret, `none` authentication, PKCE always). Scopes default to the
     /// preset's, client authentication and PKCE to what the preset does. Checked by `EndpointPolicy`.
     public func app(
-        named name: String, clientID: String, clientSecret: String, redirectURI: String, scopes: [String]? = nil,
-        endpoints: App.Endpoints, clientAuthentication: App.ClientAuthentication? = nil, pkce: Bool? = nil, now: Int64
+        named name: String, clientID: String, clientSecret: String?, redirectURI: String, scopes: [String]? = nil,
+        endpoints: App.Endpoints, clientAuthentication: App.ClientAuthentication? = nil, pkce: Bool? = nil,
+        rateLimit: Double? = nil, now: Int64
     ) throws(OAuthError) -> App {
+        guard !clientID.isEmpty, clientID.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }), clientID.utf8.count <= 1024
+        else {
+            throw .invalidArgument("the client id must be printable characters without spaces")
+        }
+        if let clientSecret {
+            guard !clientSecret.isEmpty, !clientSecret.contains(where: \.isNewline) else {
+                throw .invalidArgument("the client secret must be one non-empty line of text")
+            }
+            guard clientAuthentication != App.ClientAuthentication.none else {
+                throw .invalidArgument(
+                    "client authentication 'none' is for a public client (--public), which has no secret")
+            }
+        } else {
+            guard clientAuthentication == nil || clientAuthentication == App.ClientAuthentication.none else {
+                throw .invalidArgument("a public client sends no secret: its client authentication is 'none'")
+            }
+            guard pkce != false else { throw .invalidArgument("a public client always uses PKCE") }
+        }
+        if let rateLimit { try RequestRate.check(rateLimit) }
         let app = App(
             name: name, provider: self.name, clientID: clientID,
-            clientSecrets: [App.ClientSecret(value: clientSecret, addedAt: now)], redirectURI: redirectURI,
-            scopes: scopes ?? defaultScopes, endpoints: endpoints,
-            clientAuthentication: clientAuthentication ?? self.clientAuthentication, supportsPKCE: pkce ?? supportsPKCE,
-            rotatesRefreshTokens: rotatesRefreshTokens)
+            clientSecrets: clientSecret.map { [App.ClientSecret(value: $0, addedAt: now)] } ?? [],
+            redirectURI: redirectURI, scopes: scopes ?? defaultScopes, endpoints: endpoints,
+            clientAuthentication: clientSecret == nil ? .none : clientAuthentication ?? self.clientAuthentication,
+            supportsPKCE: clientSecret == nil ? true : pkce ?? supportsPKCE, rotatesRefreshTokens: rotatesRefreshTokens,
+            rateLimit: rateLimit)
         try EndpointPolicy.check(app)
-        guard !clientSecret.isEmpty, !clientSecret.contains(where: \.isNewline) else {
-            throw .invalidArgument("the client secret must be one non-empty line of text")
-        }
         return app
     }
 }
@@ -110,7 +140,8 @@ extension App.Endpoints {
             return root + path
         }
         return App.Endpoints(
-            authorize: move(authorize), token: move(token), apiBase: apiBase.map(move),
-            refreshTokenRecovery: refreshTokenRecovery.map(move))
+            authorize: authorize.map(move), token: move(token), apiBase: apiBase.map(move),
+            refreshTokenRecovery: refreshTokenRecovery.map(move), revocation: revocation.map(move),
+            deviceAuthorization: deviceAuthorization.map(move), issuer: issuer.map(move))
     }
 }

@@ -8,32 +8,45 @@ struct AppCommand: ParsableCommand {
         abstract: "Register OAuth client apps (client id, secret, endpoints).",
         subcommands: [Add.self, List.self, Show.self, Remove.self, RotateSecret.self])
 
-    struct Add: ParsableCommand {
+    struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "add",
             abstract: "Add an app. The client secret comes from stdin, or a no-echo prompt on a terminal.")
 
         @OptionGroup var options: GlobalOptions
         @Argument(help: "A name for the app in the vault.") var name: String
-        @Option(help: "jawbone (the real endpoints) or generic (give the endpoints).") var provider = ProviderArgument
-            .jawbone
+        @Option(help: "jawbone (the real endpoints) or generic (default with --issuer).") var provider:
+            ProviderArgument?
+        @Option(help: "Discover the endpoints from this issuer's metadata (RFC 8414 / OpenID Connect).")
+        var issuer: String?
         @Option(help: "The client id the provider issued.") var clientId: String
-        @Option(help: "The registered redirect URI (HTTPS, or http on a loopback address).") var redirectUri: String
+        @Flag(help: "A public client: no secret, PKCE on every login.") var `public` = false
+        @Option(help: "The registered redirect URI (default http://127.0.0.1/callback, any port).")
+        var redirectUri: String?
         @Option(help: "Space-separated scopes (default: the provider's default).") var scope: String?
         @OptionGroup var endpoints: EndpointOptions
-        @Flag(inversion: .prefixedNo, help: "Send PKCE (default: as the provider preset says).") var pkce: Bool?
+        @Flag(inversion: .prefixedNo, help: "Send PKCE (default: as the provider or its metadata says).") var pkce:
+            Bool?
+        @Option(help: "The most requests per second bulk runs send this provider (25/s, 1500/m).")
+        var rateLimit: RateArgument?
         @Flag(help: "Replace an existing app of that name.") var replace = false
 
-        func run() throws {
-            let preset = provider.preset
-            let resolved = try preset.endpoints(endpoints.overrides)
-            try options.openStore().addApp(named: name, replace: replace) {
-                try preset.app(
-                    named: name, clientID: clientId,
-                    clientSecret: try SecretInput.readLine(name: "\(name) client secret"),
-                    redirectURI: redirectUri, scopes: scope.map { $0.split(separator: " ").map(String.init) },
-                    endpoints: resolved, clientAuthentication: endpoints.clientAuth?.value, pkce: pkce,
-                    now: TimeText.now())
+        func validate() throws {
+            if `public` && pkce == false { throw ValidationError("a public client always uses PKCE") }
+            if `public` && endpoints.clientAuth != nil { throw ValidationError("a public client sends no secret") }
+        }
+
+        func run() async throws {
+            let registration = AppRegistration(
+                name: name, provider: (provider ?? (issuer == nil ? .jawbone : .generic)).preset, issuer: issuer,
+                clientID: clientId, isPublic: `public`, redirectURI: redirectUri,
+                scopes: scope.map { $0.split(separator: " ").map(String.init) }, overrides: endpoints.overrides,
+                clientAuthentication: endpoints.clientAuth?.value, pkce: pkce, rateLimit: rateLimit?.rate.perSecond)
+            let store = try options.openStore()
+            try await withOAuthClient(store, logger: options.logger) { client in
+                try await client.addApp(registration, replace: replace) {
+                    try SecretInput.readLine(name: "\(name) client secret")
+                }
             }
             if !options.json { Terminal.error("stored app '\(name)'") }
         }
@@ -72,11 +85,15 @@ struct AppCommand: ParsableCommand {
             var lines = [
                 "app:           \(app.name)", "provider:      \(app.provider)", "client id:     \(app.clientId)",
                 "redirect uri:  \(app.redirectUri)", "scopes:        \(app.scopes.joined(separator: " "))",
-                "authorize:     \(app.endpoints.authorize)", "token:         \(app.endpoints.token)",
+                "issuer:        \(app.endpoints.issuer ?? "-")",
+                "authorize:     \(app.endpoints.authorize ?? "-")", "token:         \(app.endpoints.token)",
+                "revocation:    \(app.endpoints.revocation ?? "-")",
+                "device auth:   \(app.endpoints.deviceAuthorization ?? "-")",
                 "api base:      \(app.endpoints.apiBase ?? "-")",
                 "refresh token: \(app.endpoints.refreshTokenRecovery ?? "-")",
                 "client auth:   \(app.clientAuthentication.rawValue)",
                 "pkce:          \(app.supportsPkce ? "yes" : "no")",
+                "rate limit:    \(app.rateLimit.map { (try? RequestRate(perSecond: $0))?.description ?? "-" } ?? "-")",
                 "grants:        \(app.grants)", "client secrets:",
             ]
             for secret in app.clientSecrets {

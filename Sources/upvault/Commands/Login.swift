@@ -9,7 +9,9 @@ struct Login: AsyncParsableCommand {
         discussion: """
             The authorization URL carries a fresh random state (and a PKCE challenge where the provider \
             supports it). Paste the whole redirect URL on stdin; with --listen, upvault receives it on a \
-            loopback listener at the app's http://127.0.0.1 redirect URI instead.
+            loopback listener at the app's http://127.0.0.1 redirect URI instead. On a machine without a \
+            browser, --device shows a code to enter on any other device (RFC 8628) and waits for it. \
+            --client-credentials obtains the app's own token (no user; grant APP/@app).
             """)
 
     @OptionGroup var options: GlobalOptions
@@ -21,12 +23,33 @@ struct Login: AsyncParsableCommand {
     var listen = false
     @Option(help: "With --listen: give up after this long (default 5m).") var timeout = DurationArgument(
         argument: "5m")!
+    @Flag(help: "Device login: show a code to enter on another device, and wait for approval.") var device = false
+    @Flag(help: "The app's own token with its client credentials (no user).") var clientCredentials = false
+
+    func validate() throws {
+        if [listen, device, clientCredentials].filter({ $0 }).count > 1 {
+            throw ValidationError("choose one of --listen, --device and --client-credentials")
+        }
+        if clientCredentials && user != "default" {
+            throw ValidationError("--client-credentials has no user: its grant is APP/\(Grant.appUser)")
+        }
+    }
 
     func run() async throws {
         try EntryName.validate(EntryKey(.grant, "x/\(user)"))
         let vault = try options.openStore()
         let appName = try GrantSelector(app: app, environment: options.environment).appName(in: vault)
         let grant = try await withOAuthClient(vault, logger: options.logger) { client in
+            if clientCredentials { return try await client.loginClientCredentials(app: appName) }
+            if device {
+                let started = try await client.startDeviceLogin(app: appName)
+                var text =
+                    "On any device, open\n\n  \(started.verificationURI)\n\nand enter the code\n\n  \(started.userCode)\n\n"
+                if let complete = started.verificationURIComplete { text += "(or open \(complete))\n\n" }
+                Terminal.message(
+                    text + "Waiting for approval (the code expires \(TimeText.iso8601(started.expiresAt))) ...\n")
+                return try await client.completeDeviceLogin(started, user: user)
+            }
             if listen {
                 return try await client.login(app: appName, user: user, listeningFor: timeout.duration) { request, at in
                     Terminal.message(

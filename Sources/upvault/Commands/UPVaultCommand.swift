@@ -17,7 +17,8 @@ struct UPVaultCommand: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             Init.self, Unlock.self, Lock.self, SecretCommand.self, AppCommand.self, Login.self, Token.self,
-            Exec.self, Inject.self, Grants.self, Refresh.self, AuditCommand.self, API.self, RecoverRefreshToken.self,
+            Exec.self, Inject.self, Grants.self, Refresh.self, Revoke.self, AuditCommand.self, API.self,
+            RecoverRefreshToken.self,
             Import.self, Export.self, Passwd.self, Rekey.self, Status.self, Fsck.self, Compact.self, AgentCommand.self,
         ]
     )

@@ -51,6 +51,16 @@ enum ClientAuthArgument: String, ExpressibleByArgument, CaseIterable {
     var value: App.ClientAuthentication { App.ClientAuthentication(rawValue: rawValue)! }
 }
 
+/// `--rate 25/s` (also N/m, N/h, or a bare number per second).
+struct RateArgument: ExpressibleByArgument {
+    var rate: RequestRate
+
+    init?(argument: String) {
+        guard let rate = try? RequestRate(parsing: argument) else { return nil }
+        self.rate = rate
+    }
+}
+
 /// An API call's method.
 enum HTTPMethodArgument: String, ExpressibleByArgument, CaseIterable {
     case GET, POST, PUT, DELETE, PATCH
@@ -64,6 +74,8 @@ struct EndpointOptions: ParsableArguments {
     @Option(help: "Token endpoint URL.") var tokenUrl: String?
     @Option(help: "API base URL.") var apiBase: String?
     @Option(help: "Refresh-token recovery endpoint URL (Jawbone).") var refreshTokenUrl: String?
+    @Option(help: "Token revocation endpoint URL (RFC 7009).") var revocationUrl: String?
+    @Option(help: "Device authorization endpoint URL (RFC 8628).") var deviceAuthorizationUrl: String?
     @Option(help: "Provider base URL: the preset's paths on another host (for example the sandbox).")
     var providerUrl: String?
     @Option(help: "How the client authenticates at the token endpoint.") var clientAuth: ClientAuthArgument?
@@ -71,6 +83,6 @@ struct EndpointOptions: ParsableArguments {
     var overrides: EndpointOverrides {
         EndpointOverrides(
             authorize: authorizeUrl, token: tokenUrl, apiBase: apiBase, refreshTokenRecovery: refreshTokenUrl,
-            providerURL: providerUrl)
+            revocation: revocationUrl, deviceAuthorization: deviceAuthorizationUrl, providerURL: providerUrl)
     }
 }
