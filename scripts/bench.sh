@@ -7,6 +7,7 @@
 #   import      `upvault import grants` of N grants (the JSON streamed)
 #   refresh     `upvault refresh --all` over R grants (CPU and system calls per grant from the process's
 #               own accounting), beside kiefer's refresh_access_token in a Python loop over K grants
+#   revoke      `upvault revoke --all` over V grants unpaced (V=10000), and 1,000 paced at --rate 100/s
 #   token       `upvault token` and `upvault secret get` through the agent, beside a static and a dynamic
 #               Swift "hello world" and `pass show` (Debian's pass, a throw-away GnuPG key, warm gpg-agent)
 #   put         one `upvault secret set` through the agent into the N-grant vault and into a 1,000-grant one
@@ -19,6 +20,7 @@ cd "$(dirname "$0")/.."
 N="${N:-100000}"
 R="${R:-$((N < 100000 ? N : 100000))}"
 K="${K:-2000}"
+V="${V:-10000}"
 for tool in hyperfine perf pass gpg python3 /usr/bin/time; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is missing" >&2; exit 1; }
 done
@@ -117,6 +119,19 @@ print(round(len(grants) / (time.monotonic() - start)))
 PY
 )
 row "refresh --all, $R grants: refreshes per second" "$rate/s, $(python3 -c "print(f'{$rate / $kiefer:.1f}')")× kiefer's loop" "kiefer loop ($K grants, same sandbox, same run): $kiefer/s; target ≥ 20×"
+
+# Revocation, the incident of today: V grants revoked unpaced (two requests each, each grant marked and
+# given its receipt durably), then 1,000 more paced at --rate 100/s (requests, not grants).
+report_rate() { python3 -c "import json,sys;print(round(json.load(open(sys.argv[1]))['rate']))" "$1"; }
+printf '%s\n' "$secret" | "$bin/upvault" app add gone --issuer "$provider" --client-id sandbox-client
+admin seed "count=$V" > "$work/revoke.json"
+"$bin/upvault" import grants gone "$work/revoke.json" --shred
+"$bin/upvault" revoke --app gone --all --concurrency 32 --json > "$work/revoked.json"
+admin seed "count=1000" > "$work/paced.json"
+"$bin/upvault" import grants gone "$work/paced.json" --shred
+"$bin/upvault" revoke --app gone --all --rate 100/s --json > "$work/paced-report.json"
+row "revoke --all, $V grants: revocations per second" "$(report_rate "$work/revoked.json")/s unpaced (32 at once)" \
+  "1,000 more at --rate 100/s: $(report_rate "$work/paced-report.json")/s (2 requests per grant)"
 
 # The token call, through the agent of a small vault.
 vault small 1000

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job end to end, against the local sandbox provider (upvault-sandbox, which behaves like
 # Jawbone UP did): a kiefer user's plaintext config.json becomes an app and a grant in the vault, the
-# plaintext file is gone, scripts get the token from the vault, the API works, a refresh works. Then the
-# vault basics. Uses a cheap Argon2id cost (1 pass, 8 MiB) so that it runs in seconds.
+# plaintext file is gone, scripts get the token from the vault, the API works, a refresh works. A
+# device login of a public client found by discovery, and its revocation. Then the vault basics. Uses a cheap Argon2id cost (1 pass, 8 MiB) so that it runs in seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -19,7 +19,7 @@ printf 'first passphrase\n' > "$work/pass"
 export UPVAULT_PASSPHRASE_FILE="$work/pass"
 
 # A provider on loopback, and the kiefer config one of its users kept in plaintext.
-"$bin/upvault-sandbox" --write-kiefer-config "$work/config.json" > "$work/sandbox.log" 2>&1 &
+"$bin/upvault-sandbox" --write-kiefer-config "$work/config.json" --device-interval 1 > "$work/sandbox.log" 2>&1 &
 sandbox_pid=$!
 for _ in $(seq 100); do grep -q 'listening on' "$work/sandbox.log" && break; sleep 0.1; done
 provider="$(sed -n 's/.*listening on //p' "$work/sandbox.log")"
@@ -35,6 +35,22 @@ token="$("$upvault" token)"
 "$upvault" api GET users/@me
 "$upvault" token --min-valid 400d > /dev/null   # tokens live a year: asking for 400 days forces a refresh
 "$upvault" grants
+# Today's providers: discovery from the issuer, a public client's device login (the sandbox plays the
+# user approving the code on another device), then the grant revoked at the provider.
+"$upvault" app add today --issuer "$provider" --client-id sandbox-public --public
+"$upvault" login --app today --user tv --device 2> "$work/device.log" &
+login_pid=$!
+set +x
+for _ in $(seq 100); do grep -q 'Waiting for approval' "$work/device.log" && break; sleep 0.1; done
+cat "$work/device.log"
+code="$(grep -oE '[B-Z]{4}-[B-Z]{4}' "$work/device.log" | head -n 1)"
+set -x
+"$bin/upvault-sandbox" admin "$provider" device user_code="$code" action=approve
+wait "$login_pid"
+"$upvault" token --app today --user tv > /dev/null
+"$upvault" revoke --app today --user tv
+"$bin/upvault-sandbox" admin "$provider" revocations
+"$upvault" grants --app today
 # Unlock once; then a script's loop of 1,000 token calls needs no passphrase; then lock.
 export UPVAULT_AGENT_SOCK="$work/run/agent.sock"
 "$upvault" unlock --ttl 10m --idle 5m

@@ -115,17 +115,20 @@ package final class Sandbox: @unchecked Sendable {
     /// SIGKILLs `command` mid-run: the sandbox holds every refresh request after the `count`-th
     /// unanswered; once it has taken `count` (the command is then surely waiting on held requests), the
     /// upvault process is killed and the hold lifted. Returns the refresh requests taken so far.
-    package func killMidRun(_ command: RunningCommand, after count: Int) async throws -> Int {
+    /// `counter` is the statistic the hold counts (`revocation_requests` for a bulk revocation).
+    package func killMidRun(
+        _ command: RunningCommand, after count: Int, counter: String = "refresh_grants"
+    ) async throws -> Int {
         try await admin("faults", "hold_after=\(count)")
         var seen = 0
         while command.process.isRunning {
-            seen = try await stats()["refresh_grants"] ?? 0
+            seen = try await stats()[counter] ?? 0
             if seen >= count { break }
             try await Task.sleep(for: .milliseconds(5))
         }
         command.signal(SIGKILL)
         try await admin("faults", "hold_after=0")
-        return try await stats()["refresh_grants"] ?? seen
+        return try await stats()[counter] ?? seen
     }
 
     /// The current client secret.

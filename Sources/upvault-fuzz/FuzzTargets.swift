@@ -18,7 +18,7 @@ enum FuzzTargets {
         "header": header, "log": log, "record": record, "anchor": anchor, "agent-frame": agentFrame,
         "agent-request": agentRequest, "redirect": redirect, "token-response": tokenResponse, "api": api,
         "kiefer": kiefer, "import-grants": importGrants, "template": template, "arguments": arguments,
-        "json": json, "grant-json": grantJSON,
+        "json": json, "grant-json": grantJSON, "provider-answers": providerAnswers,
     ]
 
     static let keys = VaultKeys(masterKey: SecureBytes(copying: [UInt8](repeating: 7, count: 32)))
@@ -106,6 +106,25 @@ enum FuzzTargets {
             }
         }
         _ = try? ProviderJSON.decode(RefreshTokenEnvelope.self, from: result)
+    }
+
+    /// What today's providers answer outside the token endpoint: a metadata document (checked against
+    /// its issuer), a device authorization answer, a revocation answer, and a rate as typed. The first
+    /// byte picks the status, the rest is the body.
+    static func providerAnswers(_ bytes: [UInt8]) {
+        let statuses = [200, 400, 401, 429, 503, 302, 404, 201]
+        let status = statuses[Int(bytes.first ?? 0) % statuses.count]
+        let result = HTTPResult(status: status, headers: [("Retry-After", "2")], body: Array(bytes.dropFirst()))
+        _ = try? ProviderMetadata.parse(result, issuer: "https://id.example")
+        if let device = try? DeviceAuthorizationResponse.parse(result) {
+            // What is printed must be plain: no escape sequence reaches a terminal.
+            let printed = device.userCode + device.verificationURI + (device.verificationURIComplete ?? "")
+            guard printed.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }), device.interval > 0, device.expiresIn > 0 else {
+                fatalError("a device answer with unprintable text or an impossible interval was accepted")
+            }
+        }
+        _ = try? RevocationResponse.parse(result)
+        _ = try? RequestRate(parsing: String(decoding: bytes, as: UTF8.self))
     }
 
     /// `upvault api` paths against an API base.

@@ -331,4 +331,31 @@ extension Fixture {
         }
         #expect(try await fixture.client(transport).revoke(app: "dev", user: "alice")?.status == .revoked)
     }
+
+    @Test func bulkRevokeSendsInFlightGrantsFirstSkipsDoneOnesAndReportsFailures() async throws {
+        let fixture = try Fixture()
+        try fixture.seedModernApp()
+        for index in 1...5 {
+            var grant = Grant(
+                app: "dev", user: "u\(index)", accessToken: "acc-\(index)", refreshToken: "ref-\(index)",
+                issuedAt: fixture.now - Int64(index), expiresAt: nil)
+            if index == 1 { grant.revokedAt = fixture.now - 10 }
+            if index == 4 { grant.revocationStartedAt = fixture.now - 10 }
+            try fixture.vault.put(grant)
+        }
+        let transport = StubTransport { request throws(OAuthError) in
+            request.form["token"] == "ref-5" ? json(400, #"{"error": "invalid_request"}"#) : json(200, "")
+        }
+        let issues = Mutex<[String]>([])
+        let report = try await VirtualClock(fixture.now).client(fixture, transport).bulkRevoke(
+            BulkRevokeOptions(app: "dev", concurrency: 1), issue: { item in issues.withLock { $0.append(item.grant) } })
+        #expect(report.selected == 5 && report.revoked == 3 && report.alreadyRevoked == 1)
+        #expect(report.resumedInFlight == 1 && report.failed.map(\.grant) == ["dev/u5"])
+        #expect(issues.withLock { $0 } == ["dev/u5"])
+        #expect(transport.requests.first?.form["token"] == "ref-4")  // the one in flight at a crash first
+        #expect(!transport.requests.contains { $0.form["token"] == "ref-1" })
+        #expect(try fixture.vault.entry(RevokeRun.self, named: RevokeRun.name) == nil)
+        let failed = try #require(try fixture.vault.entry(Grant.self, named: "dev/u5"))
+        #expect(failed.status == .active && failed.revocationError != nil && failed.revocationStartedAt == nil)
+    }
 }

@@ -6,7 +6,8 @@ public enum EntryKind: UInt8, Sendable, Hashable, CaseIterable, CustomStringConv
     case app = 2
     /// One user's tokens for one app (`Grant`), named `APP/USER`.
     case grant = 3
-    /// The journal of a bulk refresh in progress (`RefreshRun`), so an interrupted run can be found and resumed.
+    /// The journal of a bulk run in progress (`RefreshRun` named `current`, `RevokeRun` named `revoke`),
+    /// so an interrupted run can be found and resumed.
     case refreshRun = 4
 
     public var description: String {

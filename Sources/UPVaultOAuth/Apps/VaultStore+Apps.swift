@@ -15,6 +15,16 @@ extension VaultStore {
         return app
     }
 
+    /// Sets (or, with nil, removes) the app's default rate limit for bulk runs, in requests per second.
+    @discardableResult
+    public func setRateLimit(app name: String, perSecond: Double?) throws -> App {
+        guard var app = try entry(App.self, named: name) else { throw VaultError.entryNotFound(EntryKey(.app, name)) }
+        if let perSecond { try RequestRate.check(perSecond) }
+        app.rateLimit = perSecond
+        try put(app)
+        return app
+    }
+
     /// The names (`APP/USER`) of an app's grants, sorted.
     public func grantNames(of app: String) throws -> [String] {
         try names(of: .grant).filter { $0.hasPrefix(app + "/") }

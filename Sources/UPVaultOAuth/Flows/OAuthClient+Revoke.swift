@@ -35,46 +35,70 @@ extension OAuthClient {
     }
 
     /// One grant's revocation (the caller holds its lock): mark, send, record the receipt or the error.
-    func performRevocation(_ grant: Grant, app: App, endpoint: String) async throws(OAuthError) -> Grant {
+    /// Transient failures are tried again up to `attempts` times in all, with exponential back-off;
+    /// a 429 also slows `pacer` down and waits for its Retry-After.
+    func performRevocation(
+        _ grant: Grant, app: App, endpoint: String, pacer: Pacer? = nil, attempts: Int = 1
+    ) async throws(OAuthError) -> Grant {
         var marked = grant
         marked.revocationStartedAt = now()
         try store(marked)
-        do {
-            var status = 0
-            if let refresh = grant.refreshToken {
-                status = try await revokeToken(refresh, hint: "refresh_token", app: app, endpoint: endpoint)
-            }
+        var attempt = 1
+        while true {
             do {
-                let accessStatus = try await revokeToken(
-                    grant.accessToken, hint: "access_token", app: app, endpoint: endpoint)
-                if status == 0 { status = accessStatus }
-            } catch .providerError(let code, _, _) where code == "unsupported_token_type" && status != 0 {
-                // The provider revokes only refresh tokens; the refresh token's revocation ended the grant.
+                let status = try await sendRevocation(grant, app: app, endpoint: endpoint, pacer: pacer)
+                var revoked = marked
+                revoked.revocationStartedAt = nil
+                revoked.revocationError = nil
+                revoked.revokedAt = now()
+                revoked.revocationEndpoint = (try? ParsedURL(endpoint))?.withoutQuery ?? endpoint
+                revoked.revocationStatus = Int64(status)
+                revoked.status = .revoked
+                revoked.statusReason = "revoked with upvault revoke"
+                try store(revoked)
+                logger.info("grant revoked", metadata: ["grant": "\(grant.entryName)"])
+                return revoked
+            } catch let error where error.isTransient && attempt < attempts {
+                attempt += 1
+                var wait = Duration.milliseconds(min(100 << min(attempt, 10), 10_000))
+                if case .rateLimited(let after) = error {
+                    pacer?.slowDown()
+                    wait = max(wait, .seconds(min(after ?? 1, 300)))
+                }
+                try? await sleep(wait)
+            } catch {
+                var failed = marked
+                // The answer was lost: the request may have been acted on; the grant stays pending.
+                if case .transport(let reason) = error, !AsyncHTTPTransport.neverSent(reason) {
+                } else {
+                    failed.revocationStartedAt = nil
+                }
+                failed.revocationError = error.description
+                try? store(failed)
+                logger.warning(
+                    "revocation failed",
+                    metadata: ["grant": "\(grant.entryName)", "error": "\(error.category.rawValue)"])
+                throw error
             }
-            var revoked = marked
-            revoked.revocationStartedAt = nil
-            revoked.revocationError = nil
-            revoked.revokedAt = now()
-            revoked.revocationEndpoint = (try? ParsedURL(endpoint))?.withoutQuery ?? endpoint
-            revoked.revocationStatus = Int64(status)
-            revoked.status = .revoked
-            revoked.statusReason = "revoked with upvault revoke"
-            try store(revoked)
-            logger.info("grant revoked", metadata: ["grant": "\(grant.entryName)"])
-            return revoked
-        } catch {
-            var failed = marked
-            // The answer was lost: the request may have been acted on; the grant stays pending.
-            if case .transport(let reason) = error, !AsyncHTTPTransport.neverSent(reason) {
-            } else {
-                failed.revocationStartedAt = nil
-            }
-            failed.revocationError = error.description
-            try? store(failed)
-            logger.warning(
-                "revocation failed", metadata: ["grant": "\(grant.entryName)", "error": "\(error.category.rawValue)"])
-            throw error
         }
+    }
+
+    /// The refresh token's revocation, then the access token's; the status of the first success.
+    func sendRevocation(_ grant: Grant, app: App, endpoint: String, pacer: Pacer?) async throws(OAuthError) -> Int {
+        var status = 0
+        if let refresh = grant.refreshToken {
+            await pacer?.acquire()
+            status = try await revokeToken(refresh, hint: "refresh_token", app: app, endpoint: endpoint)
+        }
+        do {
+            await pacer?.acquire()
+            let accessStatus = try await revokeToken(
+                grant.accessToken, hint: "access_token", app: app, endpoint: endpoint)
+            if status == 0 { status = accessStatus }
+        } catch .providerError(let code, _, _) where code == "unsupported_token_type" && status != 0 {
+            // The provider revokes only refresh tokens; the refresh token's revocation ended the grant.
+        }
+        return status
     }
 
     /// POSTs one token to the revocation endpoint; returns the HTTP status of a success.

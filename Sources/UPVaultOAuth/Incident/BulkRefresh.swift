@@ -52,7 +52,10 @@ extension OAuthClient {
         let previous = try vault.entry(RefreshRun.self, named: RefreshRun.name)
         if resume && previous == nil { throw BulkRefreshError.nothingToResume }
         var options = resume ? previous!.options : requested
-        if resume { options.concurrency = requested.concurrency }
+        if resume {
+            options.concurrency = requested.concurrency
+            options.rate = requested.rate ?? options.rate
+        }
         let runStart = resume ? previous!.startedAt : now
         let interrupted = Set(previous?.inFlight ?? [])
 
@@ -85,6 +88,9 @@ extension OAuthClient {
             return report
         }
         let apps = Dictionary(try vault.entries(App.self).map { ($0.name, $0) }, uniquingKeysWith: { $1 })
+        // One pacer per app (a rate limit is the provider's, per client): --rate, else the app's own.
+        let pacers = apps.mapValues { Pacer(rate: options.rate ?? $0.rateLimit, sleep: sleep) }
+        let pacedAt = Set(queue.map(\.grant.app)).compactMap { pacers[$0]?.rate }.min()
         let journal = RefreshRun(
             id: Base64URL.randomToken(byteCount: 12), startedAt: runStart, options: options,
             inFlight: Array(interrupted).sorted())
@@ -94,12 +100,18 @@ extension OAuthClient {
 
         // Versions are compared across the run's commits: no rewrite in the middle of it.
         try await vault.deferringCompaction {
-            try await runWorkers(run, options: options, apps: apps)
+            try await runWorkers(run, options: options, apps: apps, pacers: pacers)
         }
-        return await run.report
+        var final = await run.report
+        final.pacedAt = pacedAt
+        final.rateLimited = pacers.values.reduce(0) { $0 + $1.slowDownCount }
+        final.settledRate = pacers.values.compactMap(\.settledRate).min()
+        return final
     }
 
-    private func runWorkers(_ run: BulkRun, options: BulkRefreshOptions, apps: [String: App]) async throws {
+    private func runWorkers(
+        _ run: BulkRun, options: BulkRefreshOptions, apps: [String: App], pacers: [String: Pacer]
+    ) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 while await !run.isFinished {
@@ -111,7 +123,7 @@ extension OAuthClient {
                 for _ in 0..<options.concurrency {
                     workers.addTask {
                         while let work = try await run.next() {
-                            let outcome = await self.refreshOne(work, apps: apps, run: run)
+                            let outcome = await self.refreshOne(work, apps: apps, run: run, pacers: pacers)
                             try await run.finish(work.grant, outcome)
                         }
                     }
@@ -125,7 +137,9 @@ extension OAuthClient {
 
     /// One grant: locked and checked in its window by the run (`ready`), or, when another process held
     /// it then (`contended`), its lock and a re-read here; then the refresh with retries.
-    func refreshOne(_ work: BulkWork, apps: [String: App], run: BulkRun) async -> BulkOutcome {
+    func refreshOne(
+        _ work: BulkWork, apps: [String: App], run: BulkRun, pacers: [String: Pacer] = [:]
+    ) async -> BulkOutcome {
         let current: Grant
         switch work {
         case .ready(let grant):
@@ -159,6 +173,7 @@ extension OAuthClient {
         var attempt = 0
         while true {
             await run.waitWhilePaused()
+            await pacers[app.name]?.acquire()
             do {
                 let (response, secret) = try await tokenRequest(app: app, fields: fields)
                 return .refreshed(
@@ -175,7 +190,10 @@ extension OAuthClient {
                 return .reauthorization(marked, reason: marked.statusReason!)
             } catch let error where error.isTransient {
                 attempt += 1
-                if case .rateLimited(let after) = error { await run.pause(seconds: after ?? 1) }
+                if case .rateLimited(let after) = error {
+                    pacers[app.name]?.slowDown()
+                    await run.pause(seconds: after ?? 1)
+                }
                 if attempt >= run.options.maximumAttempts {
                     return .failed(reason: "\(error.description) (after \(attempt) attempts)")
                 }

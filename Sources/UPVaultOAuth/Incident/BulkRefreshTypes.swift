@@ -17,11 +17,15 @@ public struct BulkRefreshOptions: Codable, Sendable, Equatable {
     public var maximumAttempts: Int
     /// Results committed per `fdatasync` at most.
     public var batchSize: Int
+    /// Requests per second to each app's provider at most; nil: each app's own rate limit, or none.
+    public var rate: Double?
 
     public init(
         app: String? = nil, users: [String]? = nil, issuedBefore: Int64? = nil, expiringWithin: Int64? = nil,
-        refreshedBefore: Int64? = nil, concurrency: Int = 32, maximumAttempts: Int = 8, batchSize: Int = 512
+        refreshedBefore: Int64? = nil, concurrency: Int = 32, maximumAttempts: Int = 8, batchSize: Int = 512,
+        rate: Double? = nil
     ) {
+        self.rate = rate
         self.app = app
         self.users = users
         self.issuedBefore = issuedBefore
@@ -33,7 +37,7 @@ public struct BulkRefreshOptions: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case app, users, concurrency
+        case app, users, concurrency, rate
         case issuedBefore = "issued_before"
         case expiringWithin = "expiring_within"
         case refreshedBefore = "refreshed_before"
@@ -94,6 +98,12 @@ public struct BulkRefreshReport: Codable, Sendable, Equatable {
     /// Durable refreshes per second.
     public var rate = 0.0
     public var dryRun = false
+    /// Requests per second the run was paced at from the start (nil: unpaced).
+    public var pacedAt: Double?
+    /// How many times the provider answered 429, and the rate requests left at once the run had slowed
+    /// down (nil: never).
+    public var rateLimited = 0
+    public var settledRate: Double?
 
     public init() {}
 
@@ -103,6 +113,9 @@ public struct BulkRefreshReport: Codable, Sendable, Equatable {
         case resumedInFlight = "resumed_in_flight"
         case needsReauthorization = "needs_reauthorization"
         case dryRun = "dry_run"
+        case pacedAt = "paced_at"
+        case rateLimited = "rate_limited"
+        case settledRate = "settled_rate"
     }
 }
 

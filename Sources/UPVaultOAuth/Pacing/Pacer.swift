@@ -5,8 +5,8 @@ import Synchronization
 /// leaving here and arriving at the provider does not put one more request into a provider's second.
 ///
 /// Without a rate it does not wait. On 429, `slowDown` lowers the rate by a fifth (or, without one,
-/// starts pacing at four fifths of what was sent in the last second): the rate the run settles at is
-/// `settledRate`.
+/// starts pacing at four fifths of what was sent in the last second), at most once a second (the 429s
+/// of one burst count once): the rate the run settles at is `settledRate`.
 final class Pacer: Sendable {
     private struct State {
         /// Requests per second, or nil: no pacing.
@@ -16,6 +16,8 @@ final class Pacer: Sendable {
         /// When recent requests left, for the first `slowDown` without a rate.
         var recent: [Double] = []
         var slowDowns = 0
+        /// When the rate was last lowered: the other workers' 429s from the same burst lower it once.
+        var lastSlowDown = -Double.infinity
     }
 
     private let state: Mutex<State>
@@ -57,6 +59,8 @@ final class Pacer: Sendable {
         let now = clock()
         state.withLock { state in
             state.slowDowns += 1
+            guard now - state.lastSlowDown >= 1 else { return }
+            state.lastSlowDown = now
             if let rate = state.rate {
                 state.rate = max(Self.floor, rate * 0.8)
             } else {
@@ -71,8 +75,14 @@ final class Pacer: Sendable {
     /// The rate now (nil when unpaced).
     var rate: Double? { state.withLock { $0.rate } }
 
-    /// The rate after the provider asked to slow down; nil when it never did.
-    var settledRate: Double? { state.withLock { $0.slowDowns == 0 ? nil : $0.rate } }
+    /// How many times the provider asked to slow down.
+    var slowDownCount: Int { state.withLock { $0.slowDowns } }
+
+    /// The rate requests left at after the provider asked to slow down (the margin applied); nil when it
+    /// never did.
+    var settledRate: Double? {
+        state.withLock { state in state.slowDowns == 0 ? nil : state.rate.map { $0 * Self.margin } }
+    }
 
     static func monotonicSeconds() -> Double {
         let elapsed = reference.duration(to: ContinuousClock.now)

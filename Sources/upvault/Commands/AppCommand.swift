@@ -6,7 +6,7 @@ struct AppCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "app",
         abstract: "Register OAuth client apps (client id, secret, endpoints).",
-        subcommands: [Add.self, List.self, Show.self, Remove.self, RotateSecret.self])
+        subcommands: [Add.self, Set.self, List.self, Show.self, Remove.self, RotateSecret.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -49,6 +49,29 @@ struct AppCommand: ParsableCommand {
                 }
             }
             if !options.json { Terminal.error("stored app '\(name)'") }
+        }
+    }
+
+    struct Set: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set", abstract: "Change an app's settings: its default rate limit for bulk runs.")
+        @OptionGroup var options: GlobalOptions
+        @Argument var name: String
+        @Option(help: "The most requests per second bulk runs send this provider (25/s, 1500/m).")
+        var rateLimit: RateArgument?
+        @Flag(help: "Remove the app's rate limit.") var noRateLimit = false
+
+        func validate() throws {
+            guard (rateLimit == nil) != !noRateLimit else {
+                throw ValidationError("give --rate-limit N/s or --no-rate-limit")
+            }
+        }
+
+        func run() throws {
+            try options.openStore().setRateLimit(app: name, perSecond: rateLimit?.rate.perSecond)
+            if !options.json {
+                Terminal.error("app '\(name)': " + (rateLimit.map { "rate limit \($0.rate)" } ?? "no rate limit"))
+            }
         }
     }
 

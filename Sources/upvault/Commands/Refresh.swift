@@ -23,6 +23,8 @@ struct Refresh: AsyncParsableCommand {
     var expiringWithin: DurationArgument?
     @Option(help: "Only grants last refreshed before this date.") var refreshedBefore: DateArgument?
     @Option(help: "Requests in flight at once.") var concurrency = 32
+    @Option(help: "At most this many requests per second to each provider (25/s, 1500/m; default: the app's limit).")
+    var rate: RateArgument?
     @Flag(help: "Show what would be refreshed, and do nothing.") var dryRun = false
     @Flag(help: "Continue an interrupted run with its own selection.") var resume = false
 
@@ -35,8 +37,9 @@ struct Refresh: AsyncParsableCommand {
     func run() async throws {
         let selection = BulkRefreshOptions(
             app: app, users: user.isEmpty ? nil : user, issuedBefore: issuedBefore?.seconds,
-            expiringWithin: expiringWithin?.seconds, refreshedBefore: refreshedBefore?.seconds, concurrency: concurrency
-        )
+            expiringWithin: expiringWithin?.seconds, refreshedBefore: refreshedBefore?.seconds,
+            concurrency: concurrency,
+            rate: rate?.rate.perSecond)
         let store = try options.openStore()
         if store is AgentClient && !options.json { Terminal.error("refreshing in the agent ...") }
         let display = ProgressDisplay(
@@ -65,6 +68,19 @@ struct Refresh: AsyncParsableCommand {
         }
     }
 
+    /// The report's pacing lines: the rate asked for, and what the provider's 429s brought it down to.
+    static func pacing(pacedAt: Double?, rateLimited: Int, settledRate: Double?) -> [String] {
+        var lines: [String] = []
+        if let pacedAt, let rate = try? RequestRate(perSecond: pacedAt) {
+            lines.append("paced at:              \(rate)")
+        }
+        if rateLimited > 0 {
+            let settled = settledRate.flatMap { try? RequestRate(perSecond: $0) }.map { ", settled at \($0)" } ?? ""
+            lines.append("rate limited (429):    \(rateLimited) time(s)\(settled)")
+        }
+        return lines
+    }
+
     static func print(_ report: BulkRefreshReport, json: Bool) throws {
         if json {
             try JSONOutput.print(report)
@@ -74,15 +90,16 @@ struct Refresh: AsyncParsableCommand {
             Terminal.error("dry run: \(report.selected) grants selected, nothing sent")
             return
         }
-        var lines = [
-            "selected:              \(report.selected)",
-            "refreshed:             \(report.refreshed)",
-            "already fresh:         \(report.alreadyFresh)",
-            "needs re-authorization: \(report.needsReauthorization.count)",
-            "failed after retries:  \(report.failed.count)",
-            "taken up after an interruption: \(report.resumedInFlight)",
-            TimeText.twoDecimals(report.seconds) + " s, \(Int(report.rate.rounded())) refreshes/s",
-        ]
+        var lines =
+            [
+                "selected:              \(report.selected)",
+                "refreshed:             \(report.refreshed)",
+                "already fresh:         \(report.alreadyFresh)",
+                "needs re-authorization: \(report.needsReauthorization.count)",
+                "failed after retries:  \(report.failed.count)",
+                "taken up after an interruption: \(report.resumedInFlight)",
+                TimeText.twoDecimals(report.seconds) + " s, \(Int(report.rate.rounded())) refreshes/s",
+            ] + Self.pacing(pacedAt: report.pacedAt, rateLimited: report.rateLimited, settledRate: report.settledRate)
         for item in (report.needsReauthorization + report.failed).prefix(20) {
             lines.append("  \(item.grant): \(item.reason)")
         }
