@@ -35,6 +35,18 @@ token="$("$upvault" token)"
 "$upvault" api GET users/@me
 "$upvault" token --min-valid 400d > /dev/null   # tokens live a year: asking for 400 days forces a refresh
 "$upvault" grants
+# Unlock once; then a script's loop of 1,000 token calls needs no passphrase; then lock.
+export UPVAULT_AGENT_SOCK="$work/run/agent.sock"
+"$upvault" unlock --ttl 10m --idle 5m
+set +x
+start=$(date +%s%N)
+(unset UPVAULT_PASSPHRASE_FILE; for _ in $(seq 1000); do "$upvault" token > /dev/null; done)
+echo "1,000 'upvault token' calls through the agent: $(( ($(date +%s%N) - start) / 1000000 )) ms"
+set -x
+(unset UPVAULT_PASSPHRASE_FILE; "$upvault" exec -- sh -c 'test -n "$UP_ACCESS_TOKEN" && echo "exec: UP_ACCESS_TOKEN is set for the child"')
+"$upvault" status
+"$upvault" lock
+(unset UPVAULT_PASSPHRASE_FILE; "$upvault" token > /dev/null 2>&1) && { echo "FAIL: a token after lock" >&2; exit 1; } || echo "after lock: locked (exit $?)"
 # Today's providers: discovery from the issuer, a public client's device login (the sandbox plays the
 # user approving the code on another device), then the grant revoked at the provider.
 "$upvault" app add today --issuer "$provider" --client-id sandbox-public --public
@@ -51,18 +63,6 @@ wait "$login_pid"
 "$upvault" revoke --app today --user tv
 "$bin/upvault-sandbox" admin "$provider" revocations
 "$upvault" grants --app today
-# Unlock once; then a script's loop of 1,000 token calls needs no passphrase; then lock.
-export UPVAULT_AGENT_SOCK="$work/run/agent.sock"
-"$upvault" unlock --ttl 10m --idle 5m
-set +x
-start=$(date +%s%N)
-(unset UPVAULT_PASSPHRASE_FILE; for _ in $(seq 1000); do "$upvault" token > /dev/null; done)
-echo "1,000 'upvault token' calls through the agent: $(( ($(date +%s%N) - start) / 1000000 )) ms"
-set -x
-(unset UPVAULT_PASSPHRASE_FILE; "$upvault" exec -- sh -c 'test -n "$UP_ACCESS_TOKEN" && echo "exec: UP_ACCESS_TOKEN is set for the child"')
-"$upvault" status
-"$upvault" lock
-(unset UPVAULT_PASSPHRASE_FILE; "$upvault" token > /dev/null 2>&1) && { echo "FAIL: a token after lock" >&2; exit 1; } || echo "after lock: locked (exit $?)"
 printf 'ghp_example_token' | "$upvault" secret set github-token
 "$upvault" secret get github-token
 printf 'first passphrase\nsecond passphrase\n' | "$upvault" passwd --passphrase-fd 0 --new-passphrase-fd 0

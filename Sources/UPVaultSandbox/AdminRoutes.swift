@@ -15,7 +15,7 @@ import UPVault
 /// - `POST /admin/expire-access-tokens[?user=XID]`: access tokens past their expiry (API answers 401).
 /// - `POST /admin/revoke?user=XID`: the user removes the app (refresh answers access_denied).
 /// - `POST /admin/settings?rotate_refresh_tokens=1&revoke_family_on_reuse=1&deny=0&errors_with_200=0&access_token_lifetime=S`
-/// - `POST /admin/faults?server_error_rate=0.1&drop_rate=0.02&rate_limit_rate=0.01&retry_after=1&latency_ms=0&error_200_rate=0&hold_after=0`
+/// - `POST /admin/faults?server_error_rate=0.1&drop_rate=0.02&rate_limit_rate=0.01&retry_after=1&latency_ms=0&error_200_rate=0&hold_after=0&slow_down_polls=0`
 /// - `POST /admin/seed?count=N`: N new users with grants, returned as a JSON array.
 /// - `POST /admin/device?user_code=CODE&action=approve|deny[&user=XID]`: the user's decision on a device login.
 /// - `GET  /admin/revocations`: the revocation log (user, kind, at), oldest first.
@@ -108,6 +108,9 @@ func addAdminRoutes(to router: Router<SandboxContext>, provider: Provider, token
             if let value = query.get("latency_ms").flatMap({ Int($0) }) { state.faults.latencyMilliseconds = value }
             if let value = query.get("error_200_rate").flatMap({ Double($0) }) { state.faults.error200Rate = value }
             if let value = query.get("hold_after").flatMap({ Int($0) }) { state.faults.holdAfter = max(0, value) }
+            if let value = query.get("slow_down_polls").flatMap({ Int($0) }) {
+                state.faults.slowDownPolls = max(0, value)
+            }
         }
         return Response.json(["ok": .bool(true)], status: .ok)
     }

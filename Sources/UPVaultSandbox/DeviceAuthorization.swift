@@ -93,7 +93,9 @@ extension Provider {
         let clock = Self.milliseconds()
         state.deviceCodes[code]?.lastPoll = clock
         // Half a second of slack: the client's sleep and this clock need not agree to the millisecond.
-        if let last = entry.lastPoll, clock - last < entry.interval * 1000 - 500 {
+        let tooFast = entry.lastPoll.map { clock - $0 < entry.interval * 1000 - 500 } ?? false
+        if tooFast || state.faults.slowDownPolls > 0 {
+            if !tooFast { state.faults.slowDownPolls -= 1 }
             state.statistics.slowDowns += 1
             state.deviceCodes[code]?.interval += 5
             return .error("slow_down", "Polling too fast")

@@ -128,8 +128,12 @@ public final class Provider: Sendable {
         /// Refresh requests beyond this many (counted since start) wait, unanswered, until it is set to 0
         /// or raised: a test kills a client mid-run at a point the provider proves. 0: off.
         public var holdAfter = 0
+        /// The next this many device polls are answered `slow_down` (the interval then grows by 5 s, and
+        /// a client that does not wait longer is told `slow_down` again). 0: off.
+        public var slowDownPolls = 0
 
         enum CodingKeys: String, CodingKey {
+            case slowDownPolls = "slow_down_polls"
             case serverErrorRate = "server_error_rate"
             case dropRate = "drop_rate"
             case rateLimitRate = "rate_limit_rate"

@@ -67,6 +67,22 @@ import UPVaultTesting
         await sandbox.stop()
     }
 
+    @Test func deviceLoginHonoursSlowDown() async throws {
+        let (cli, sandbox) = try await Self.setUp(["--device-interval", "1"])
+        defer { cli.cleanUp() }
+        try await sandbox.admin("faults", "slow_down_polls=1")
+        let command = try RunningCommand(cli: cli, ["login", "--app", "disc", "--user", "tv", "--device"])
+        let code = try #require(Self.userCode(command))
+        while try await sandbox.stats()["slow_downs"] ?? 0 < 1 { try await Task.sleep(for: .milliseconds(20)) }
+        try await sandbox.admin("device", "user_code=\(code)&action=approve")
+        let result = try command.finish()
+        #expect(result.status == 0, "\(result.stderr)")
+        // The sandbox now expects 6 s between polls and says slow_down again to a client that polls sooner.
+        let stats = try await sandbox.stats()
+        #expect(stats["slow_downs"] == 1 && stats["device_polls"] == 2, "\(stats)")
+        await sandbox.stop()
+    }
+
     @Test func deviceLoginDeniedOrExpiredExitsThreeWithNothingStored() async throws {
         let (cli, sandbox) = try await Self.setUp(["--device-interval", "1", "--device-code-lifetime", "2"])
         defer { cli.cleanUp() }
