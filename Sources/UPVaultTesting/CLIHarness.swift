@@ -17,6 +17,12 @@ package struct CLI {
         return url.appendingPathComponent("upvault").path
     }
 
+    /// `upvault-cli`, which `upvault` replaces itself with for every command it does not answer itself
+    /// (and which starts the agent).
+    package static var fullBinary: String {
+        URL(fileURLWithPath: binary).deletingLastPathComponent().appendingPathComponent("upvault-cli").path
+    }
+
     package init() {
         directory = TemporaryDirectory.create(prefix: "upvault-e2e")
         environment = [

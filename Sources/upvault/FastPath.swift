@@ -1,15 +1,15 @@
 import UPVault
-import UPVaultOAuth
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The calls scripts make in loops, answered through a running agent without building the argument
-/// parser's command tree or starting the concurrency runtime (together most of a call's time):
+/// The calls scripts make in loops, answered through a running agent by this small binary (UPVault
+/// only: no argument parser, HTTP stack or concurrency runtime to load and start, which were most of a
+/// call's time):
 /// `upvault token [--app A] [--user U] [--min-valid D]` and `upvault secret get NAME [--raw]`. Only
 /// these exact shapes take this path; any other argument, no agent, or any failure other than the
-/// agent's own answer falls through to the full command, which behaves the same.
+/// agent's own answer falls through to the full command (`upvault-cli`), which behaves the same.
 enum FastPath {
     static func run(_ arguments: ArraySlice<String>) {
         switch arguments.first {
@@ -31,8 +31,8 @@ enum FastPath {
             case "--app": app = value
             case "--user": user = value
             case "--min-valid":
-                guard let duration = DurationArgument(argument: value) else { return }
-                margin = duration.seconds
+                guard let seconds = DurationText.seconds(parsing: value) else { return }
+                margin = seconds
             default: return
             }
             rest = rest.dropFirst(2)
@@ -41,7 +41,7 @@ enum FastPath {
             let selection = GrantSelector(app: app, user: user, environment: environment)
             let token = try agent.accessToken(
                 app: selection.app, user: selection.user, minimumValidity: .seconds(margin))
-            Terminal.out(token + "\n")
+            Output.write(1, token + "\n")
         }
     }
 
@@ -63,8 +63,8 @@ enum FastPath {
             }
             // No such secret: the full command says so, with its exit code.
             guard let value = found else { throw .connectionLost("") }
-            Terminal.out(value)
-            if !raw { Terminal.out("\n") }
+            value.withUnsafeBytes { Output.write(1, $0) }
+            if !raw { Output.write(1, "\n") }
         }
     }
 
@@ -81,10 +81,30 @@ enum FastPath {
             try body(agent, environment)
             exit(0)
         } catch .refused(let message, let category) {
-            Terminal.error(message)
-            exit(ExitStatus(category).rawValue)
+            Output.write(2, "upvault: \(message)\n")
+            exit(category.exitCode)
         } catch {
             return
+        }
+    }
+}
+
+/// stdout and stderr, written whole (a pipe may take less at a time).
+enum Output {
+    static func write(_ fd: Int32, _ text: String) {
+        var copy = text
+        copy.withUTF8 { write(fd, UnsafeRawBufferPointer($0)) }
+    }
+
+    static func write(_ fd: Int32, _ raw: UnsafeRawBufferPointer) {
+        var offset = 0
+        while offset < raw.count {
+            let written = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            offset += written
         }
     }
 }

@@ -253,7 +253,7 @@ extension CLI {
             #expect(!text.contains("UPVAULT_PASSPHRASE_FILE"))
             #expect(!text.contains("value-1"))
         }
-        #expect(String(decoding: argv, as: UTF8.self).hasPrefix(CLI.binary + "\0agent\0"))
+        #expect(String(decoding: argv, as: UTF8.self).hasPrefix(CLI.fullBinary + "\0agent\0"))
         // Not dumpable: no core file, and other processes of ours cannot ptrace it.
         let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
         #expect(status.contains("CoreDumping:\t0"))

@@ -3,7 +3,7 @@ import Testing
 import UPVault
 import UPVaultTesting
 
-@testable import upvault
+@testable import upvault_cli
 
 /// The CLI's argument types and usage checks, parsed in-process: no binary spawned.
 @Suite struct CommandParsingTests {

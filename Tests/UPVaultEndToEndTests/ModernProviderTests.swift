@@ -77,9 +77,11 @@ import UPVaultTesting
         try await sandbox.admin("device", "user_code=\(code)&action=approve")
         let result = try command.finish()
         #expect(result.status == 0, "\(result.stderr)")
-        // The sandbox now expects 6 s between polls and says slow_down again to a client that polls sooner.
+        // The sandbox now expects 6 s between polls and says slow_down again to a client that polls sooner:
+        // one slow_down is the proof that the client waited longer (under load the approval may come after
+        // its second poll, which is then answered authorization_pending).
         let stats = try await sandbox.stats()
-        #expect(stats["slow_downs"] == 1 && stats["device_polls"] == 2, "\(stats)")
+        #expect(stats["slow_downs"] == 1 && stats["device_polls"]! >= 2, "\(stats)")
         await sandbox.stop()
     }
 

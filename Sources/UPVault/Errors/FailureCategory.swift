@@ -23,6 +23,23 @@ public enum FailureCategory: String, Codable, Sendable, CaseIterable {
     case wrongPassphrase = "wrong_passphrase"
 }
 
+extension FailureCategory {
+    /// The documented exit code of the category (README "Exit codes"), the same from every front end.
+    public var exitCode: Int32 {
+        switch self {
+        case .failure: 1
+        case .needsReauthorization: 3
+        case .someFailed: 4
+        case .usage: 64
+        case .integrity: 65
+        case .unavailable: 69
+        case .busy: 73
+        case .locked: 75
+        case .wrongPassphrase: 77
+        }
+    }
+}
+
 /// An error that knows its `FailureCategory`.
 public protocol CategorizedError: Error, CustomStringConvertible {
     var category: FailureCategory { get }

@@ -29,6 +29,16 @@ package enum ProcessImage {
         return code
     }
 
+    /// `execv(executable, arguments)` with this process's environment: `arguments[0]` stays what the
+    /// caller says (the name the user ran), whatever file runs. Returns only on failure, with `errno`.
+    package static func replace(executable: String, arguments: [String]) -> Int32 {
+        let argv = arguments.map { strdup($0) } + [nil]
+        execv(executable, argv)
+        let code = errno
+        for pointer in argv { free(pointer) }
+        return code
+    }
+
     /// Waits until process `pid` (not necessarily our child) has exited, at most `timeout`: true when
     /// it has (or never existed). A wait on the kernel's word (a pidfd), not on a guessed time.
     package static func waitForExit(of pid: Int32, timeout: Duration) -> Bool {

@@ -1,7 +1,8 @@
 public import UPVault
 
 /// The OAuth operations the agent performs in its own process, so that a client needs no HTTP client
-/// and no key: they travel under the `oauth` key of the agent's envelope (Vault/AGENT.md).
+/// and no key: they travel under the `oauth` key of the agent's envelope (Vault/AGENT.md). A client sends
+/// `token` with UPVault's `AgentTokenRequest` (`AgentClient.accessToken`), which encodes the same JSON.
 package enum OAuthAgentRequest: AgentOperations, Equatable {
     package typealias Response = OAuthAgentResponse
     package static let envelopeKey = "oauth"
@@ -17,18 +18,6 @@ package enum OAuthAgentResponse: Codable, Sendable, Equatable {
 }
 
 extension AgentClient {
-    /// A valid access token for a grant, refreshed by the agent when it expires within `minimumValidity`
-    /// (or in any case with `forceRefresh`). With `app` or `user` nil, the agent picks the vault's only
-    /// app or the app's only grant.
-    public func accessToken(
-        app: String?, user: String?, minimumValidity: Duration, forceRefresh: Bool = false
-    ) throws(AgentError) -> String {
-        let request = OAuthAgentRequest.token(
-            app: app, user: user, minValid: minimumValidity.components.seconds, force: forceRefresh)
-        guard case .token(let token) = try exchange(request) else { throw .protocolViolation("token without a token") }
-        return token
-    }
-
     /// Runs a bulk refresh in the agent and returns its report. A run over a million grants takes
     /// minutes: this request has no receive time-out.
     public func bulkRefresh(

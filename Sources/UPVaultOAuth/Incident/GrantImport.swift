@@ -67,8 +67,9 @@ public enum GrantImport {
     ///
     /// The file is streamed twice, in bounded memory whatever its size: first every item is checked
     /// (JSON, the grant rules, duplicates, existing grants), so a bad file imports nothing; then the
-    /// grants are written in durable batches of `batchSize`. An item is checked again as it is written
-    /// (a file changed between the passes fails there, with the batches before it imported).
+    /// grants are written in durable batches of `batchSize`, the next batch parsed on another thread while
+    /// one is written. An item is checked again as it is written (a file changed between the passes fails
+    /// there, with the batches before it imported).
     @discardableResult
     public static func importFile(
         _ path: String, into store: any VaultStore, app name: String, replace: Bool = false, now: Int64
@@ -85,25 +86,26 @@ public enum GrantImport {
             }
         }
         seen = []
-        var batch: [Grant] = []
-        batch.reserveCapacity(min(count, batchSize))
-        func flush() throws {
+        // The second pass parses the next batch while this one is sealed and written.
+        var written = 0
+        try BatchPipeline.run(depth: 2) { push in
+            var batch: [Grant] = []
+            batch.reserveCapacity(min(count, batchSize))
+            try streamGrants(path, app: app, now: now) { (_, grant) throws(GrantImportError) in
+                batch.append(grant)
+            } afterEach: {
+                if batch.count == batchSize {
+                    try push(batch)
+                    batch.removeAll(keepingCapacity: true)
+                }
+            }
+            if !batch.isEmpty { try push(batch) }
+        } consume: { (batch: [Grant]) in
             try store.write { transaction in
                 for grant in batch { try transaction.put(grant) }
             }
-            batch.removeAll(keepingCapacity: true)
+            written += batch.count
         }
-        var written = 0
-        try streamGrants(path, app: app, now: now) { (_, grant) throws(GrantImportError) in
-            batch.append(grant)
-        } afterEach: {
-            if batch.count == batchSize {
-                try flush()
-                written += batchSize
-            }
-        }
-        written += batch.count
-        if !batch.isEmpty { try flush() }
         return written
     }
 

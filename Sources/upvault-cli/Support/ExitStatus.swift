@@ -19,17 +19,7 @@ enum ExitStatus: Int32 {
     case wrongPassphrase = 77
 
     init(_ category: FailureCategory) {
-        switch category {
-        case .failure: self = .failure
-        case .needsReauthorization: self = .needsReauthorization
-        case .someFailed: self = .someFailed
-        case .usage: self = .usage
-        case .integrity: self = .integrity
-        case .unavailable: self = .unavailable
-        case .locked: self = .locked
-        case .busy: self = .busy
-        case .wrongPassphrase: self = .wrongPassphrase
-        }
+        self = ExitStatus(rawValue: category.exitCode) ?? .failure
     }
 
     /// The one line and the exit code for every error the libraries know; nil for ArgumentParser's own.
