@@ -79,6 +79,17 @@ enum FuzzTargets {
         _ = try? AgentFrame.decode(AgentReply<AgentResponse>.self, from: bytes)
         _ = try? AgentFrame.decode(AgentReply<OAuthAgentResponse>.self, from: bytes)
         _ = AgentRequestHandler.page(of: ["a", "b"], after: String(decoding: bytes, as: UTF8.self), budget: 4)
+        // The front binary's fast readers of plain answers: whatever they accept, JSONDecoder reads the same.
+        if let fast = AgentRequest.fastResponse(bytes) {
+            guard case .ok(let slow)? = try? AgentFrame.decode(AgentReply<AgentResponse>.self, from: bytes),
+                slow == fast
+            else { fatalError("the fast answer reader accepted what JSONDecoder reads otherwise") }
+        }
+        if let fast = AgentTokenRequest.fastResponse(bytes) {
+            guard case .ok(let slow)? = try? AgentFrame.decode(AgentReply<AgentTokenResponse>.self, from: bytes),
+                slow == fast
+            else { fatalError("the fast token answer reader accepted what JSONDecoder reads otherwise") }
+        }
     }
 
     /// A pasted or received redirect URL, against a registered redirect URI.

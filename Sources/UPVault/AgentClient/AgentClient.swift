@@ -74,7 +74,12 @@ public final class AgentClient: VaultStore {
     /// Sends one request and decodes its answer; a failure the agent reports is `refused` (or
     /// `otherVault`). Requests on one client are sent one at a time.
     package func exchange<Request: AgentOperations>(_ request: Request) throws(AgentError) -> Request.Response {
-        let payload = try AgentFrame.encode(AgentEnvelope(vault: path, request: request))
+        let payload: [UInt8]
+        if let fast = request.fastEnvelope(vault: path) {
+            payload = fast
+        } else {
+            payload = try AgentFrame.encode(AgentEnvelope(vault: path, request: request))
+        }
         return try connection.withLock { (fd) throws(AgentError) -> Request.Response in
             guard fd >= 0 else { throw .connectionLost("closed") }
             do throws(AgentError) {
@@ -90,6 +95,7 @@ public final class AgentClient: VaultStore {
             guard let answer = try AgentFrame.read(from: fd) else {
                 throw .connectionLost("the agent closed the connection")
             }
+            if let response = Request.fastResponse(answer) { return response }
             switch try AgentFrame.decode(AgentReply<Request.Response>.self, from: answer) {
             case .ok(let response):
                 return response

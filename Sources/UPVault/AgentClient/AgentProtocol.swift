@@ -113,6 +113,11 @@ package protocol AgentOperations: Codable, Sendable {
     associatedtype Response: Codable & Sendable
     /// `request` for `AgentRequest`, `oauth` for UPVaultOAuth's `OAuthAgentRequest`.
     static var envelopeKey: String { get }
+    /// The envelope's JSON written without JSONEncoder, for the requests scripts make in loops (see
+    /// `AgentProtocol+FastJSON.swift`); nil: JSONEncoder writes it.
+    func fastEnvelope(vault: String) -> [UInt8]?
+    /// The `ok` answer read without JSONDecoder when it is the plain one; nil: JSONDecoder decides.
+    static func fastResponse(_ answer: [UInt8]) -> Response?
 }
 
 /// A request as it crosses the wire: `{"vault": PATH, KEY: OPERATION}`. `vault` is the file the client
