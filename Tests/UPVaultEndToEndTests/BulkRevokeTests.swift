@@ -95,7 +95,8 @@ extension LoadSensitiveTests {
             let file = cli.writePrivate("more.json", seeded)
             #expect(try cli.run(["import", "grants", "up", file, "--shred"]).status == 0)
             let before = try await sandbox.stats()["rate_limited"] ?? 0
-            let paced = try cli.run(["revoke", "--app", "up", "--all", "--json"])
+            // Two workers, so that a stalled machine cannot send a bunch of taken requests at once.
+            let paced = try cli.run(["revoke", "--app", "up", "--all", "--concurrency", "2", "--json"])
             #expect(paced.status == 0 && paced.stdout.contains("\"paced_at\":20"), "\(paced.stdout)")
             #expect(try await sandbox.stats()["rate_limited"] == before)
             await sandbox.stop()
