@@ -52,16 +52,20 @@ import UPVaultTesting
     @Test func deviceLoginWaitsForApprovalThenStoresTheGrant() async throws {
         let (cli, sandbox) = try await Self.setUp(["--device-interval", "1"])
         defer { cli.cleanUp() }
-        let command = try RunningCommand(cli: cli, ["login", "--app", "disc", "--user", "tv", "--device"])
+        let command = try RunningCommand(
+            cli: cli, ["login", "--app", "disc", "--user", "tv", "--device", "--verbose"])
         let code = try #require(Self.userCode(command))
         #expect(command.waitForStandardError(containing: "Waiting").contains("\(sandbox.url)/device"))
-        // Wait on the sandbox's counter until the client has polled and been told to wait at least once.
-        while try await sandbox.stats()["device_polls"] ?? 0 < 1 { try await Task.sleep(for: .milliseconds(20)) }
+        // The client logs (--verbose) each authorization_pending it is answered: wait for the first.
+        #expect(command.waitForStandardError(containing: "waiting for the user's approval").contains("approval"))
         try await sandbox.admin("device", "user_code=\(code)&action=approve&user=tv-xid")
         let result = try command.finish()
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("logged in: grant disc/tv"))
-        #expect(try cli.run(["token", "--app", "disc", "--user", "tv"]).status == 0)
+        let token = try cli.run(["token", "--app", "disc", "--user", "tv"])
+        #expect(token.status == 0 && token.stdout.count > 20)
+        // The verbose log names hosts and statuses, never the token it obtained.
+        #expect(!result.stderr.contains(token.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
         let stats = try await sandbox.stats()
         #expect(stats["device_authorizations"] == 1 && stats["slow_downs"] == 0 && stats["device_polls"]! >= 2)
         await sandbox.stop()
@@ -71,9 +75,11 @@ import UPVaultTesting
         let (cli, sandbox) = try await Self.setUp(["--device-interval", "1"])
         defer { cli.cleanUp() }
         try await sandbox.admin("faults", "slow_down_polls=1")
-        let command = try RunningCommand(cli: cli, ["login", "--app", "disc", "--user", "tv", "--device"])
+        let command = try RunningCommand(
+            cli: cli, ["login", "--app", "disc", "--user", "tv", "--device", "--verbose"])
         let code = try #require(Self.userCode(command))
-        while try await sandbox.stats()["slow_downs"] ?? 0 < 1 { try await Task.sleep(for: .milliseconds(20)) }
+        // The client logs (--verbose) the slow_down it was answered, before it waits the longer interval.
+        #expect(command.waitForStandardError(containing: "asked to slow down").contains("slow down"))
         try await sandbox.admin("device", "user_code=\(code)&action=approve")
         let result = try command.finish()
         #expect(result.status == 0, "\(result.stderr)")

@@ -65,7 +65,7 @@ extension OAuthClient {
                 let (response, secret) = try await tokenRequest(app: app, fields: fields)
                 return try storeNewGrant(app: app, user: user, response: response, secret: secret)
             } catch .providerError(let code, _, _) where code == "authorization_pending" {
-                continue
+                logger.debug("device login: waiting for the user's approval", metadata: ["app": "\(app.name)"])
             } catch .providerError(let code, _, _) where code == "slow_down" {
                 interval += 5
                 logger.notice("device login: the provider asked to slow down", metadata: ["interval": "\(interval)"])
