@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .library(name: "UPVault", targets: ["UPVault"]),
         .library(name: "UPVaultOAuth", targets: ["UPVaultOAuth"]),
+        .library(name: "UPVaultPostgres", targets: ["UPVaultPostgres"]),
         .executable(name: "upvault", targets: ["upvault"]),
         .executable(name: "upvault-cli", targets: ["upvault-cli"]),
         .executable(name: "upvault-sandbox", targets: ["upvault-sandbox"]),
@@ -24,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // Debian's libsodium-dev; nothing but Sources/UPVault/Crypto imports it.
@@ -39,6 +42,19 @@ let package = Package(
             dependencies: [
                 "CSodium",
                 "CPosixShims",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The same store on PostgreSQL, for apps on many machines: beside UPVault, a product of its own, so
+        // an app that only imports UPVault builds and links no Postgres code.
+        .target(
+            name: "UPVaultPostgres",
+            dependencies: [
+                "UPVault",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -133,6 +149,16 @@ let package = Package(
         .testTarget(
             name: "UPVaultTests",
             dependencies: ["UPVault", "UPVaultTesting", "upvault-test-helper"]
+        ),
+        // The store conformance suite: one set of tests on the file vault and on PostgreSQL, and the
+        // database-level tamper tests.
+        .testTarget(
+            name: "UPVaultStoreTests",
+            dependencies: [
+                "UPVault", "UPVaultPostgres", "UPVaultTesting",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "UPVaultAgentTests",

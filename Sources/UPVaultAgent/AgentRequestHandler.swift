@@ -248,15 +248,20 @@ public final class AgentRequestHandler: Sendable {
             try vault.write { transaction in
                 for change in changes {
                     let key = try Self.key(change.kind, change.name)
+                    var condition: WriteCondition? = nil
+                    if let text = change.ifVersion {
+                        guard let parsed = WriteCondition(text: text) else { throw RequestError("bad if_version") }
+                        condition = parsed
+                    }
                     if let encoded = change.value {
                         guard var bytes = Base64URL.decode(encoded, original: true) else {
                             throw RequestError("value is not base64")
                         }
                         let value = SecureBytes(copying: bytes)
                         Sodium.wipe(&bytes)
-                        try transaction.put(key, value: value)
+                        try transaction.apply(key, value: value, condition: condition)
                     } else {
-                        transaction.remove(key)
+                        try transaction.apply(key, value: nil, condition: condition)
                     }
                 }
             }

@@ -49,6 +49,9 @@ import UPVaultTesting
             case .wentBackInTime: "integrity.went_back_in_time"
             case .divergedHistory: "integrity.diverged_history"
             case .anchorUnverifiable: "integrity.anchor_unverifiable"
+            case .rowAuthentication: "integrity.row_authentication"
+            case .malformedRow: "integrity.malformed_row"
+            case .rowWentBackInTime: "integrity.row_went_back_in_time"
             }
         case .unsupportedFormatVersion: "unsupported_version"
         case .kdfParametersOutOfBounds: "kdf_out_of_bounds"

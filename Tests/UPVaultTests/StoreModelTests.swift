@@ -3,62 +3,9 @@ import UPVaultTesting
 
 @testable import UPVault
 
-/// Random operation sequences against a plain dictionary, across reopen, compaction, passwd and rekey.
+/// The file store's own rules: compaction, generations, handles across rewrites, key slots. (The random
+/// operation sequences run on every store, in UPVaultStoreTests.)
 @Suite struct StoreModelTests {
-    @Test(arguments: [1, 2, 3, 4] as [UInt64])
-    func randomOperationsMatchADictionary(seed: UInt64) throws {
-        let directory = TemporaryDirectory()
-        var vault = try makeVault(in: directory)
-        let path = vault.path
-        var model: [String: String] = [:]
-        var random = SeededGenerator(seed: seed)
-        let names = (0..<24).map { "name-\($0)" }
-
-        for step in 0..<400 {
-            switch Int.random(in: 0..<100, using: &random) {
-            case 0..<50:
-                let name = names.randomElement(using: &random)!
-                let value = String(repeating: "v\(step)-", count: Int.random(in: 0...40, using: &random))
-                try vault.setSecret(secure(value), named: name)
-                model[name] = value
-            case 50..<70:
-                let name = names.randomElement(using: &random)!
-                #expect(try vault.removeSecret(named: name) == (model.removeValue(forKey: name) != nil))
-            case 70..<80:
-                let batch = (0..<Int.random(in: 1...6, using: &random)).map { _ in names.randomElement(using: &random)!
-                }
-                try vault.write { (transaction) throws(VaultError) in
-                    for (offset, name) in batch.enumerated() {
-                        if offset % 3 == 2 {
-                            transaction.remove(EntryKey(.secret, name))
-                        } else {
-                            try transaction.put(EntryKey(.secret, name), value: secure("batch-\(step)-\(offset)"))
-                        }
-                    }
-                }
-                for (offset, name) in batch.enumerated() {
-                    if offset % 3 == 2 { model[name] = nil } else { model[name] = "batch-\(step)-\(offset)" }
-                }
-            case 80..<88:
-                vault = try reopen(path)
-            case 88..<92:
-                try vault.compact()
-            case 92..<94:
-                try vault.changePassphrase(to: secure(testPassphrase), kdf: testKDF)
-            case 94..<95:
-                _ = try vault.rekey(passphrase: secure(testPassphrase))
-            default:
-                let name = names.randomElement(using: &random)!
-                #expect(text(try vault.secret(named: name)) == model[name])
-            }
-        }
-        #expect(try contents(of: vault) == model)
-        #expect(try contents(of: reopen(path)) == model)
-        let statistics = try reopen(path).verify()
-        #expect(statistics.entryCounts[.secret] == model.count)
-        #expect(statistics.tornTail == nil)
-    }
-
     @Test func compactionDropsDeadRecordsAndBumpsTheGeneration() throws {
         let directory = TemporaryDirectory()
         let vault = try makeVault(in: directory)

@@ -183,7 +183,9 @@ public final class AgentClient: VaultStore {
                     throw .protocolViolation("unreadable pending record")
                 }
                 let value = record.operation == .put ? Base64URL.encode(plaintext[fields.value], original: true) : nil
-                return AgentRequest.Change(kind: record.key.kind.rawValue, name: record.key.name, value: value)
+                return AgentRequest.Change(
+                    kind: record.key.kind.rawValue, name: record.key.name, value: value,
+                    ifVersion: record.condition?.text)
             }
         }
         _ = try send(.write(changes: changes))

@@ -158,11 +158,20 @@ package enum AgentRequest: AgentOperations, Equatable {
         package var name: String
         /// Base64 of the value; nil for a delete.
         package var value: String?
+        /// The change's condition (`WriteCondition`): "absent", or the version "GENERATION.RECORD" the
+        /// entry must still be at; nil for none.
+        package var ifVersion: String?
 
-        package init(kind: UInt8, name: String, value: String?) {
+        package init(kind: UInt8, name: String, value: String?, ifVersion: String? = nil) {
             self.kind = kind
             self.name = name
             self.value = value
+            self.ifVersion = ifVersion
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case kind, name, value
+            case ifVersion = "if_version"
         }
     }
 

@@ -29,10 +29,22 @@ extension VaultTransaction {
     /// Stores an entry under its `entryName` as part of this batch (its JSON goes straight into the
     /// batch's secure memory; the encoder's buffer is wiped).
     public mutating func put<E: CodableEntry>(_ entry: E) throws(VaultError) {
+        try put(entry, condition: nil)
+    }
+
+    /// Stores an entry only if it is still at `version` when the batch commits (nil: only if there is
+    /// none); see `put(_:value:ifVersion:)`.
+    public mutating func put<E: CodableEntry>(_ entry: E, ifVersion version: EntryVersion?) throws(VaultError) {
+        try put(entry, condition: version.map { .version($0) } ?? .absent)
+    }
+
+    mutating func put<E: CodableEntry>(_ entry: E, condition: WriteCondition?) throws(VaultError) {
         if let grant = entry as? Grant {
             var bytes = grant.encodedJSON()  // the same bytes as JSONEncoder's, without its cost
             defer { Sodium.wipe(&bytes) }
-            try bytes.withRawBytes { (raw) throws(VaultError) in try put(entry.entryKey, bytes: raw) }
+            try bytes.withRawBytes { (raw) throws(VaultError) in
+                try put(entry.entryKey, bytes: raw, condition: condition)
+            }
             return
         }
         let encoder = JSONEncoder()
@@ -41,7 +53,9 @@ extension VaultTransaction {
         defer { data.withUnsafeMutableBytes { Sodium.wipe($0) } }
         var failure: VaultError?
         data.withUnsafeBytes { bytes in
-            do throws(VaultError) { try put(entry.entryKey, bytes: bytes) } catch { failure = error }
+            do throws(VaultError) { try put(entry.entryKey, bytes: bytes, condition: condition) } catch {
+                failure = error
+            }
         }
         if let failure { throw failure }
     }

@@ -27,8 +27,13 @@ struct VaultHeader: Equatable, Sendable {
 
     /// The complete header, MAC included.
     func encoded(keys: VaultKeys) -> [UInt8] {
+        encoded(macKey: keys.headerMAC)
+    }
+
+    /// The complete header, its MAC under `macKey` (a file's or a database's header subkey).
+    func encoded(macKey: borrowing SecureBytes) -> [UInt8] {
         let body = authenticatedBytes()
-        return body + BLAKE2b.authenticationCode(for: body, using: keys.headerMAC)
+        return body + BLAKE2b.authenticationCode(for: body, using: macKey)
     }
 
     /// Parses the header at the start of `file` (structure only: the MAC needs the master key, which
@@ -70,10 +75,14 @@ struct VaultHeader: Equatable, Sendable {
 
     /// Checks the header MAC stored after the header body in `file`.
     func verifyMAC(in file: UnsafeRawBufferPointer, keys: VaultKeys) throws(VaultError) {
+        try verifyMAC(in: file, macKey: keys.headerMAC)
+    }
+
+    func verifyMAC(in file: UnsafeRawBufferPointer, macKey: borrowing SecureBytes) throws(VaultError) {
         let bodyLength = byteCount - UPV1.headerMACByteCount
         let body = UnsafeRawBufferPointer(rebasing: file[0..<bodyLength])
         let code = UnsafeRawBufferPointer(rebasing: file[bodyLength..<byteCount])
-        guard BLAKE2b.isValid(code, for: body, using: keys.headerMAC) else {
+        guard BLAKE2b.isValid(code, for: body, using: macKey) else {
             throw .integrity(.headerAuthentication)
         }
     }

@@ -96,3 +96,22 @@ extension FileSystem {
         return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
+
+extension FileSystem {
+    /// The whole of a regular file that belongs to this user and that no one else may read or write
+    /// (mode 0600 or stricter, as libpq asks of a passfile), refusing more than `maximum` bytes. The
+    /// caller wipes the bytes.
+    package static func readOwnerOnlyFile(_ path: String, maximum: Int) throws(VaultError) -> [UInt8] {
+        let file: PosixFile
+        do { file = try PosixFile.open(path, flags: O_RDONLY | O_NOFOLLOW) } catch .vaultNotFound {
+            throw .io(operation: "cannot read", path: path, errno: ENOENT)
+        }
+        let status = try file.status()
+        guard status.isRegularFile else { throw .notARegularFile(path: path) }
+        guard status.owner == geteuid(), status.mode & 0o077 == 0 else {
+            throw .insecurePermissions(
+                path: path, mode: status.mode, reason: "it must belong to you and be readable by you alone (chmod 600)")
+        }
+        return try file.readAll(maximum: maximum)
+    }
+}

@@ -5,6 +5,13 @@ enum Unlock {
     static func withPassphrase(
         _ passphrase: borrowing SecureBytes, header: VaultHeader, limits: KDFLimits
     ) throws(VaultError) -> VaultKeys {
+        VaultKeys(masterKey: try masterKey(passphrase: passphrase, header: header, limits: limits))
+    }
+
+    /// The master key from the first passphrase slot that `passphrase` opens.
+    static func masterKey(
+        passphrase: borrowing SecureBytes, header: VaultHeader, limits: KDFLimits
+    ) throws(VaultError) -> SecureBytes {
         let slots = header.slots.filter { $0.kind == .passphrase }
         for slot in slots where !limits.admit(slot.kdf) {
             throw .kdfParametersOutOfBounds(slot.kdf)
@@ -18,7 +25,7 @@ enum Unlock {
                 throw .keyDerivationFailed
             }
             if let masterKey = slot.unwrap(vaultID: header.vaultID, wrappingKey: wrappingKey) {
-                return VaultKeys(masterKey: masterKey)
+                return masterKey
             }
         }
         throw .wrongPassphraseOrDamagedHeader
@@ -27,13 +34,20 @@ enum Unlock {
     static func withRecoveryKey(
         _ recoveryKey: borrowing SecureBytes, header: VaultHeader
     ) throws(VaultError) -> VaultKeys {
+        VaultKeys(masterKey: try masterKey(recoveryKey: recoveryKey, header: header))
+    }
+
+    /// The master key from the recovery-key slot.
+    static func masterKey(
+        recoveryKey: borrowing SecureBytes, header: VaultHeader
+    ) throws(VaultError) -> SecureBytes {
         let slots = header.slots.filter { $0.kind == .recoveryKey }
         guard !slots.isEmpty else { throw .noRecoveryKeySlot }
         guard recoveryKey.count == 32 else { throw .wrongPassphraseOrDamagedHeader }
         for slot in slots {
             let wrappingKey = KeySlot.recoveryWrappingKey(recoveryKey: recoveryKey, salt: slot.salt)
             if let masterKey = slot.unwrap(vaultID: header.vaultID, wrappingKey: wrappingKey) {
-                return VaultKeys(masterKey: masterKey)
+                return masterKey
             }
         }
         throw .wrongPassphraseOrDamagedHeader

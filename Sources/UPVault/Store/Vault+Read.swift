@@ -15,6 +15,16 @@ extension Vault {
         }
     }
 
+    /// The value of an entry with its version, or nil when there is none.
+    public func versionedValue(for key: EntryKey) throws(VaultError) -> VersionedValue? {
+        try withLockedState(exclusive: false) { (state) throws(VaultError) -> VersionedValue? in
+            guard let location = state.index[key] else { return nil }
+            let value = try Self.withValue(at: location, key: key, state: state) { SecureBytes(copying: $0) }
+            return VersionedValue(
+                value: value, version: EntryVersion(generation: state.header.generation, record: location.index))
+        }
+    }
+
     /// Decrypts the record at `location` into the handle's scratch buffer (secure memory, overwritten by
     /// the next read) and calls `body` with the value's bytes: no secure allocation per read.
     static func withValue<R: ~Copyable>(
@@ -89,10 +99,32 @@ extension Vault {
     }
 }
 
-/// Which write an entry's current value came from: the record that holds it. Any write of the entry,
-/// and any rewrite of the file, gives it a new version, so an unchanged version means an unchanged value
-/// (what bulk work checks instead of reading the entry again).
-package struct EntryVersion: Hashable, Sendable {
+/// Which write an entry's current value came from. Any write of the entry gives it a new version, so an
+/// unchanged version means an unchanged value: what a conditional write (`VaultTransaction.put(_:value:ifVersion:)`)
+/// and bulk work check instead of reading the entry again. In a vault file it is the record that holds the
+/// value (a rewrite of the file gives every entry a new one); in a database, the row's version.
+public struct EntryVersion: Hashable, Sendable, CustomStringConvertible {
     package var generation: UInt64
     package var record: UInt64
+
+    package init(generation: UInt64, record: UInt64) {
+        self.generation = generation
+        self.record = record
+    }
+
+    public var description: String { "\(generation).\(record)" }
+}
+
+/// An entry's value with the version it was read at.
+public struct VersionedValue: ~Copyable, Sendable {
+    public let value: SecureBytes
+    public let version: EntryVersion
+
+    package init(value: consuming SecureBytes, version: EntryVersion) {
+        self.value = value
+        self.version = version
+    }
+
+    /// The value, giving up the rest.
+    public consuming func takeValue() -> SecureBytes { value }
 }

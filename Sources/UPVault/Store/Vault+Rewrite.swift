@@ -175,32 +175,115 @@ public struct VaultTransaction {
     var records: [PendingRecord] = []
     let arena = SecureArena()
 
+    package init() {}
+
     /// Stores `value` under `key`.
     public mutating func put(_ key: EntryKey, value: borrowing SecureBytes) throws(VaultError) {
         try value.withUnsafeBytes { (bytes) throws(VaultError) in try put(key, bytes: bytes) }
     }
 
+    /// Stores `value` under `key` only if the entry is still at `version` when the batch commits (nil:
+    /// only if there is no such entry); otherwise the whole batch fails with `VaultError.conflict` and
+    /// nothing is written. What a writer uses when it read the entry, worked, and must not overwrite a
+    /// newer value written meanwhile by someone else.
+    public mutating func put(
+        _ key: EntryKey, value: borrowing SecureBytes, ifVersion version: EntryVersion?
+    ) throws(VaultError) {
+        try value.withUnsafeBytes { (bytes) throws(VaultError) in
+            try put(key, bytes: bytes, condition: version.map { .version($0) } ?? .absent)
+        }
+    }
+
     /// Stores the bytes under `key`, copying them straight into the batch's secure memory.
-    mutating func put(_ key: EntryKey, bytes: UnsafeRawBufferPointer) throws(VaultError) {
+    mutating func put(
+        _ key: EntryKey, bytes: UnsafeRawBufferPointer, condition: WriteCondition? = nil
+    ) throws(VaultError) {
         try EntryName.validate(key)
         guard bytes.count <= UPV1.maximumValueByteCount else { throw .valueTooLarge(byteCount: bytes.count) }
-        append(.put, key: key, value: bytes)
+        append(.put, key: key, value: bytes, condition: condition)
     }
 
     /// Deletes `key` (nothing is written for a key that does not exist).
     public mutating func remove(_ key: EntryKey) {
-        append(.delete, key: key, value: UnsafeRawBufferPointer(start: nil, count: 0))
+        append(.delete, key: key, value: UnsafeRawBufferPointer(start: nil, count: 0), condition: nil)
     }
 
-    private mutating func append(_ operation: RecordOperation, key: EntryKey, value: UnsafeRawBufferPointer) {
+    /// Deletes `key` only if it is still at `version` when the batch commits (else `VaultError.conflict`).
+    public mutating func remove(_ key: EntryKey, ifVersion version: EntryVersion) {
+        append(.delete, key: key, value: UnsafeRawBufferPointer(start: nil, count: 0), condition: .version(version))
+    }
+
+    private mutating func append(
+        _ operation: RecordOperation, key: EntryKey, value: UnsafeRawBufferPointer, condition: WriteCondition?
+    ) {
         let name = Array(key.name.utf8)
         let slot = arena.allocate(RecordFrame.plaintextByteCount(nameCount: name.count, valueCount: value.count))
         arena.withMutableBytes(slot) { out in
             RecordFrame.writePlaintext(
                 into: out, operation: operation, kind: key.kind, endsBatch: false, name: name, value: value)
         }
-        records.append(PendingRecord(operation: operation, key: key, slot: slot))
+        records.append(PendingRecord(operation: operation, key: key, slot: slot, condition: condition))
     }
+
+    /// The batch's changes, in order, for a store other than the file: each one's key, whether it deletes,
+    /// its condition, and its record plaintext (valid during the call).
+    package func forEachChange<E: Error>(
+        _ body: (PendingChange, UnsafeRawBufferPointer) throws(E) -> Void
+    ) throws(E) {
+        for record in records {
+            let change = PendingChange(
+                key: record.key, deletes: record.operation == .delete, condition: record.condition)
+            try arena.withBytes(record.slot) { (plaintext) throws(E) in try body(change, plaintext) }
+        }
+    }
+
+    /// Whether the batch changes nothing.
+    package var isEmpty: Bool { records.isEmpty }
+
+    /// Adds a change received from elsewhere (the agent's clients), with its condition.
+    package mutating func apply(
+        _ key: EntryKey, value: consuming SecureBytes?, condition: WriteCondition?
+    ) throws(VaultError) {
+        switch consume value {
+        case .some(let value):
+            try value.withUnsafeBytes { (bytes) throws(VaultError) in try put(key, bytes: bytes, condition: condition) }
+        case .none:
+            append(.delete, key: key, value: UnsafeRawBufferPointer(start: nil, count: 0), condition: condition)
+        }
+    }
+}
+
+/// What a conditional change requires of the entry when its batch commits.
+package enum WriteCondition: Sendable, Equatable {
+    /// There is no such entry.
+    case absent
+    /// The entry is at this version.
+    case version(EntryVersion)
+
+    /// "absent" or "GENERATION.RECORD", as the agent protocol carries it.
+    package var text: String {
+        switch self {
+        case .absent: "absent"
+        case .version(let version): version.description
+        }
+    }
+
+    package init?(text: String) {
+        if text == "absent" {
+            self = .absent
+            return
+        }
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2, let generation = UInt64(parts[0]), let record = UInt64(parts[1]) else { return nil }
+        self = .version(EntryVersion(generation: generation, record: record))
+    }
+}
+
+/// One change of a batch, as a store other than the file applies it.
+package struct PendingChange: Sendable {
+    package var key: EntryKey
+    package var deletes: Bool
+    package var condition: WriteCondition?
 }
 
 struct PendingRecord: Sendable {
@@ -208,4 +291,5 @@ struct PendingRecord: Sendable {
     var key: EntryKey
     /// The padded plaintext, in the transaction's arena.
     var slot: SecureArena.Slot
+    var condition: WriteCondition? = nil
 }

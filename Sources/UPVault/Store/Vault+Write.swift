@@ -18,6 +18,7 @@ extension Vault {
 
     func commit(_ records: [PendingRecord], arena: SecureArena) throws(VaultError) {
         try withLockedState(exclusive: true) { (state) throws(VaultError) in
+            try Self.checkConditions(records, state: state)
             var existing = Set<EntryKey>()
             let effective = records.filter { record in
                 switch record.operation {
@@ -34,6 +35,22 @@ extension Vault {
             try append(effective, arena: arena, to: &state)
             moveAnchor(to: state)
             compactIfDue(&state)
+        }
+    }
+
+    /// Every condition of a batch against the entries as they are now (under the exclusive lock), before
+    /// anything is written: one that fails fails the batch. A condition on a key the batch changed earlier
+    /// is checked against the entry before the batch.
+    static func checkConditions(_ records: [PendingRecord], state: State) throws(VaultError) {
+        for record in records {
+            guard let condition = record.condition else { continue }
+            let current = state.index[record.key].map {
+                EntryVersion(generation: state.header.generation, record: $0.index)
+            }
+            switch condition {
+            case .absent: guard current == nil else { throw .conflict(record.key) }
+            case .version(let version): guard current == version else { throw .conflict(record.key) }
+            }
         }
     }
 

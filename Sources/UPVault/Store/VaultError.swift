@@ -47,6 +47,9 @@ public enum VaultError: Error, Sendable, Equatable, CustomStringConvertible {
     case fileTooLarge(path: String, maximum: Int)
     /// A file that must be a regular file is something else (a directory, a device, a socket).
     case notARegularFile(path: String)
+    /// A conditional write found the entry changed (or created, or removed) by another writer since the
+    /// version it was conditioned on; nothing of the batch was written. Read it again and decide again.
+    case conflict(EntryKey)
 
     public var description: String {
         switch self {
@@ -76,6 +79,8 @@ public enum VaultError: Error, Sendable, Equatable, CustomStringConvertible {
         case .lockTimeout(let path, let seconds):
             "another process has held \(path) for \(seconds) s (a stuck upvault command?); try again"
         case .notARegularFile(let path): "\(path) is not a regular file"
+        case .conflict(let key):
+            "\(key.kind) '\(key.name)' was changed by another writer since it was read; nothing was written"
         }
     }
 }
@@ -121,6 +126,13 @@ public enum IntegrityFailure: Sendable, Equatable, CustomStringConvertible {
     /// The anchor file does not verify with this vault's key: a vault from before a re-key, or a damaged
     /// or forged anchor.
     case anchorUnverifiable(path: String)
+    /// A database row does not authenticate: changed, or moved from another entry, version or vault.
+    /// `nameHash` is the first 8 bytes of the row's name hash in hex.
+    case rowAuthentication(nameHash: String, version: Int64)
+    /// A database row's columns or decrypted contents are malformed.
+    case malformedRow(nameHash: String, reason: String)
+    /// A database row is older than a version of it this handle has already seen: put back from a copy.
+    case rowWentBackInTime(nameHash: String, version: Int64, seenVersion: Int64)
 
     public var description: String {
         switch self {
@@ -147,6 +159,13 @@ public enum IntegrityFailure: Sendable, Equatable, CustomStringConvertible {
                 + (anchor.map { "its anchor \($0) records" } ?? "this process has seen")
                 + " (another copy of the vault)"
                 + Self.acceptHint(anchor)
+        case .rowAuthentication(let hash, let version):
+            "the row with name hash \(hash)… (version \(version)) does not authenticate (changed, or moved from another "
+                + "entry, version or vault)"
+        case .malformedRow(let hash, let reason): "the row with name hash \(hash)… is malformed: \(reason)"
+        case .rowWentBackInTime(let hash, let version, let seen):
+            "the row with name hash \(hash)… went back in time: version \(version), after version \(seen) was seen "
+                + "(restored from a copy?)"
         case .anchorUnverifiable(let path):
             "the anchor \(path) does not verify with this vault's key (a copy from before a re-key, or a damaged "
                 + "anchor)" + Self.acceptHint(path)

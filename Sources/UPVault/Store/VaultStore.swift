@@ -20,7 +20,22 @@ public protocol VaultStore: AnyObject, Sendable {
     func tail() throws -> TornTail?
 }
 
+/// A store that holds the vault's keys itself: a vault file (`Vault`) or a vault in a database
+/// (`PostgresVault`, in UPVaultPostgres). Both keep the same entries, versions, conditional writes and
+/// key management, and one conformance suite checks both.
+public protocol KeyedVaultStore: VaultStore {
+    /// The value of an entry with its version (for a conditional write), or nil when there is none.
+    func versionedValue(for key: EntryKey) throws -> VersionedValue?
+    /// Replaces the passphrase (the master key stays; the recovery key keeps working).
+    func changePassphrase(to passphrase: borrowing SecureBytes, kdf: KDFParameters?) throws
+    /// Adds a recovery-key slot (replacing any) and returns the new recovery key, to show once.
+    func addRecoveryKey() throws -> SecureBytes
+    /// Draws a new master key and re-encrypts every entry under it; the old recovery key stops working.
+    func rekey(passphrase: borrowing SecureBytes, kdf: KDFParameters?, withRecoveryKey: Bool) throws -> SecureBytes?
+}
+
 extension Vault: VaultStore {}
+extension Vault: KeyedVaultStore {}
 
 extension VaultStore {
     public func put(_ key: EntryKey, value: borrowing SecureBytes) throws {
