@@ -93,6 +93,7 @@ let package = Package(
             dependencies: [
                 "UPVault",
                 "UPVaultOAuth",
+                "UPVaultPostgres",
                 "UPVaultAgent",
                 "CPosixShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

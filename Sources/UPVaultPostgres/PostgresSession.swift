@@ -100,6 +100,10 @@ final class PostgresSession: Sendable {
     /// What went wrong, in words that hold no query parameter (the library's own description may).
     static func reason(_ error: any Error) -> String {
         guard let error = error as? PSQLError else { return "\(type(of: error))" }
+        if error.code == .authMechanismRequiresPassword {
+            return "the server asks for a password and there is none (PGPASSWORD, or a line for this server in the "
+                + "passfile PGPASSFILE or ~/.pgpass)"
+        }
         if let message = error.serverInfo?[.message] {
             return message + (error.serverInfo?[.sqlState].map { " (\($0))" } ?? "")
         }

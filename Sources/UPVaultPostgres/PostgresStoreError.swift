@@ -1,3 +1,5 @@
+public import UPVault
+
 /// What can go wrong between upvault and a PostgreSQL server. What the vault finds in the rows
 /// (tampering, conflicts, wrong passphrase) is a `VaultError`, as with a vault file. Messages name the
 /// server and the vault's schema, never a password, a key, a name or a value.
@@ -36,6 +38,17 @@ public enum PostgresStoreError: Error, Sendable, Equatable, CustomStringConverti
         case .server(let state, let message): "PostgreSQL error \(state): \(message)"
         case .unsupportedSchema(let version):
             "the vault's tables are of format \(version), which this upvault does not read"
+        }
+    }
+}
+
+extension PostgresStoreError: CategorizedError {
+    public var category: FailureCategory {
+        switch self {
+        case .invalidURL, .passwordInURL: .usage
+        case .connectionFailed, .connectionLost: .unavailable
+        case .server: .failure
+        case .unsupportedSchema: .integrity
         }
     }
 }

@@ -81,7 +81,7 @@ extension PostgresVault {
         }
     }
 
-    private func heldHeader() throws(VaultError) -> (RowHeader, RowKeys) {
+    func heldHeader() throws(VaultError) -> (RowHeader, RowKeys) {
         try state.withLock { (state) throws(VaultError) -> (RowHeader, RowKeys) in
             guard !state.wiped else { throw .handleUnusable }
             return (state.header, state.keys)

@@ -23,13 +23,18 @@ public struct VaultStatus: Codable, Sendable, Equatable {
     /// The status of the vault at `path`: its header, and the agent serving it, if one does.
     public static func of(vaultAt path: String, environment: [String: String]) throws -> VaultStatus {
         guard Vault.exists(at: path) else { throw VaultError.vaultNotFound(path: path) }
-        let summary = try Vault.inspect(at: path)
+        return try of(try Vault.inspect(at: path), environment: environment)
+    }
+
+    /// The status of a vault whose header says `summary` (a file's, or a database's header row).
+    public static func of(_ summary: VaultSummary, environment: [String: String]) throws -> VaultStatus {
+        let path = summary.path
         let agent = try AgentClient.connect(vaultPath: path, environment: environment)?.status()
         return VaultStatus(
             path: summary.path, state: agent == nil ? "locked" : "unlocked", agentPid: agent?.pid,
             locksAt: agent.map { UnixTime($0.expiresAt) }, idleLocksAt: agent.map { UnixTime($0.idleExpiresAt) },
             secondsLeft: agent.map { max(0, min($0.expiresAt, $0.idleExpiresAt) - UnixTime.now().seconds) },
-            format: "UPV\(summary.formatVersion)", vaultId: summary.vaultID, generation: summary.generation,
+            format: summary.format, vaultId: summary.vaultID, generation: summary.generation,
             createdAt: summary.createdAt, kdf: summary.kdf?.description, recoveryKey: summary.hasRecoveryKey,
             fileSize: summary.fileSize)
     }

@@ -10,11 +10,11 @@ public protocol CodableEntry: Codable, Sendable {
 extension CodableEntry {
     var entryKey: EntryKey { EntryKey(Self.kind, entryName) }
 
-    static func decode(_ value: borrowing SecureBytes, key: EntryKey) throws(VaultError) -> Self {
+    package static func decode(_ value: borrowing SecureBytes, key: EntryKey) throws(VaultError) -> Self {
         try value.withUnsafeBytes { (raw) throws(VaultError) -> Self in try decode(raw, key: key) }
     }
 
-    static func decode(_ value: UnsafeRawBufferPointer, key: EntryKey) throws(VaultError) -> Self {
+    package static func decode(_ value: UnsafeRawBufferPointer, key: EntryKey) throws(VaultError) -> Self {
         // Grants, the entries there are millions of, take the fast path when they are the usual flat object.
         if Self.self == Grant.self, let grant = Grant.decodeJSON(value) { return grant as! Self }
         do {

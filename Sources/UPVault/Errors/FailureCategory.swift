@@ -12,7 +12,8 @@ public enum FailureCategory: String, Codable, Sendable, CaseIterable {
     case usage
     /// The vault is damaged or was tampered with (exit 65).
     case integrity
-    /// The provider could not be reached, failed (5xx) or is rate limiting (429): try again later (exit 69).
+    /// The provider (or the vault's database) could not be reached, failed (5xx) or is rate limiting (429):
+    /// try again later (exit 69).
     case unavailable
     /// The vault is locked and there is no way to ask for the passphrase (exit 75).
     case locked
@@ -58,7 +59,7 @@ extension VaultError: CategorizedError {
         case .integrity, .unsupportedFormatVersion, .kdfParametersOutOfBounds: .integrity
         case .wrongPassphraseOrDamagedHeader: .wrongPassphrase
         case .invalidName, .valueTooLarge: .usage
-        case .lockTimeout: .busy
+        case .lockTimeout, .conflict: .busy
         default: .failure
         }
     }

@@ -129,8 +129,10 @@ package struct SealedRow: Sendable, Equatable {
 /// How rows are named in messages: the first 8 bytes of the name hash in hex, what a database
 /// administrator can search for (`WHERE name_hash LIKE '\x....%'`), revealing nothing more than the row does.
 package enum RowHex {
-    package static func prefix(_ bytes: [UInt8]) -> String {
-        bytes.prefix(8).map { byte in
+    package static func prefix(_ bytes: [UInt8]) -> String { all(Array(bytes.prefix(8))) }
+
+    package static func all(_ bytes: [UInt8]) -> String {
+        bytes.map { byte in
             let digits = Array("0123456789abcdef".utf8)
             return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0xF)]], as: UTF8.self)
         }.joined()

@@ -35,7 +35,30 @@ extension Vault {
             try Unlock.passphraseSlot(masterKey: masterKey, passphrase: passphrase, kdf: kdf, vaultID: vaultID)
         ]
         let header = VaultHeader(vaultID: vaultID, generation: 1, createdAt: createdAt, slots: slots)
-        let keys = VaultKeys(masterKey: masterKey)
+        logger.info("created vault", metadata: ["path": "\(path)", "kdf": "\(kdf)"])
+        return try install(
+            header: header, keys: VaultKeys(masterKey: masterKey), at: path, anchors: anchors, logger: logger)
+    }
+
+    /// A new, empty vault file with the vault id, key slots and master key of a vault kept in rows
+    /// (moving a vault out of a database): the same passphrase and recovery key open it.
+    package static func create(
+        at path: String, adopting rows: RowHeader, keys: RowKeys, creatingDirectories: Bool,
+        anchors: VaultAnchors = .forUser(), logger: Logger = Vault.silentLogger
+    ) throws(VaultError) -> Vault {
+        if creatingDirectories { try FileSystem.createPrivateParents(of: path) }
+        try FileSystem.checkDirectory(of: path)
+        if try PosixFile.status(ofPath: path) != nil { throw .vaultExists(path: path) }
+        let header = VaultHeader(
+            vaultID: rows.vaultID, generation: 1, createdAt: rows.createdAt, slots: rows.header.slots)
+        return try install(
+            header: header, keys: VaultKeys(masterKey: keys.masterKey.duplicate()), at: path, anchors: anchors,
+            logger: logger)
+    }
+
+    private static func install(
+        header: VaultHeader, keys: VaultKeys, at path: String, anchors: VaultAnchors, logger: Logger
+    ) throws(VaultError) -> Vault {
         let (bytes, committed) = Self.emptyLog(header: header, keys: keys)
         let lockFile = try openLockFile(for: path)
         try lockFile.lock(exclusive: true, timeout: Vault.defaultLockTimeout)
@@ -48,9 +71,8 @@ extension Vault {
             file: file, fileIdentity: status.identity, fileSize: status.size, header: header, keys: keys,
             committed: committed, knownTail: Array(bytes[committed.offset...]), tornTail: nil, index: EntryIndex(),
             scratch: SecureBox(SecureBytes(count: 4096)), decryption: RecordDecryption())
-        logger.info("created vault", metadata: ["path": "\(path)", "kdf": "\(kdf)"])
         let vault = Vault(
-            path: path, lockFile: lockFile, state: state, anchorPath: anchors.path(for: vaultID), logger: logger)
+            path: path, lockFile: lockFile, state: state, anchorPath: anchors.path(for: header.vaultID), logger: logger)
         vault.state.withLock { state in vault.moveAnchor(to: state) }
         return vault
     }

@@ -195,7 +195,7 @@ public struct VaultTransaction {
     }
 
     /// Stores the bytes under `key`, copying them straight into the batch's secure memory.
-    mutating func put(
+    package mutating func put(
         _ key: EntryKey, bytes: UnsafeRawBufferPointer, condition: WriteCondition? = nil
     ) throws(VaultError) {
         try EntryName.validate(key)

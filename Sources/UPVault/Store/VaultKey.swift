@@ -21,6 +21,15 @@ public struct VaultKey: ~Copyable, Sendable {
 }
 
 extension Vault {
+    /// Opens the vault at `path` with its master key (a copy of `key`); a wrong key is
+    /// `wrongPassphraseOrDamagedHeader`.
+    public static func open(
+        at path: String, key: borrowing VaultKey, anchors: VaultAnchors = .forUser(),
+        logger: Logger = Vault.silentLogger
+    ) throws(VaultError) -> Vault {
+        try open(at: path, masterKey: key.masterKey.duplicate(), anchors: anchors, logger: logger)
+    }
+
     /// Derives the master key of the vault at `path` from its passphrase and checks it against the
     /// header's MAC, without reading the records (Argon2id and a few hundred bytes). Checks the
     /// directory, the file's owner and every slot's Argon2id parameters (`limits`) exactly as `open`

@@ -16,11 +16,28 @@ public struct VaultStatistics: Sendable, Equatable {
     /// The passphrase slot's Argon2id parameters.
     public var kdf: KDFParameters?
     public var hasRecoveryKey: Bool
+
+    package init(
+        generation: UInt64, createdAt: UInt64, entryCounts: [EntryKind: Int], recordCount: Int, deadRecordCount: Int,
+        fileSize: Int, tornTail: TornTail?, kdf: KDFParameters?, hasRecoveryKey: Bool
+    ) {
+        self.generation = generation
+        self.createdAt = createdAt
+        self.entryCounts = entryCounts
+        self.recordCount = recordCount
+        self.deadRecordCount = deadRecordCount
+        self.fileSize = fileSize
+        self.tornTail = tornTail
+        self.kdf = kdf
+        self.hasRecoveryKey = hasRecoveryKey
+    }
 }
 
 /// What the header of a vault says, read without any key (for `upvault status`).
 public struct VaultSummary: Sendable, Equatable {
     public var path: String
+    /// `UPV1` for a file, `UPVR1` for a database (Vault/ROWS.md).
+    public var format: String
     public var formatVersion: UInt16
     public var vaultID: String
     public var generation: UInt64
@@ -28,6 +45,21 @@ public struct VaultSummary: Sendable, Equatable {
     public var kdf: KDFParameters?
     public var hasRecoveryKey: Bool
     public var fileSize: Int
+
+    package init(
+        path: String, format: String, formatVersion: UInt16, vaultID: String, generation: UInt64, createdAt: UInt64,
+        kdf: KDFParameters?, hasRecoveryKey: Bool, fileSize: Int
+    ) {
+        self.path = path
+        self.format = format
+        self.formatVersion = formatVersion
+        self.vaultID = vaultID
+        self.generation = generation
+        self.createdAt = createdAt
+        self.kdf = kdf
+        self.hasRecoveryKey = hasRecoveryKey
+        self.fileSize = fileSize
+    }
 }
 
 extension Vault {
@@ -60,7 +92,7 @@ extension Vault {
             count: Swift.min(status.size, UPV1.headerByteCount(slotCount: UPV1.maximumSlotCount)), at: 0)
         let header = try bytes.withRawBytes { (raw) throws(VaultError) -> VaultHeader in try VaultHeader.decode(raw) }
         return VaultSummary(
-            path: path, formatVersion: UPV1.version,
+            path: path, format: "UPV1", formatVersion: UPV1.version,
             vaultID: header.vaultID.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(),
             generation: header.generation, createdAt: header.createdAt,
             kdf: header.slots.first { $0.kind == .passphrase }?.kdf,

@@ -32,6 +32,10 @@ public protocol KeyedVaultStore: VaultStore {
     func addRecoveryKey() throws -> SecureBytes
     /// Draws a new master key and re-encrypts every entry under it; the old recovery key stops working.
     func rekey(passphrase: borrowing SecureBytes, kdf: KDFParameters?, withRecoveryKey: Bool) throws -> SecureBytes?
+    /// What the vault holds now, without reading every entry.
+    func statistics() throws -> VaultStatistics
+    /// Reads and checks everything the vault holds (`fsck`), and says what it holds.
+    func verify() throws -> VaultStatistics
 }
 
 extension Vault: VaultStore {}

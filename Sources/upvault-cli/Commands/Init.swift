@@ -1,5 +1,6 @@
 import ArgumentParser
 import UPVault
+import UPVaultPostgres
 
 struct Init: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,11 +22,13 @@ struct Init: ParsableCommand {
     var recoveryKey = false
 
     func run() throws {
-        let path = options.vaultPath
-        if Vault.exists(at: path) { throw VaultError.vaultExists(path: path) }
+        let location = try options.location()
+        let path = location.description
+        if case .file = location, Vault.exists(at: path) { throw VaultError.vaultExists(path: path) }
         let passphrase = try options.passphraseSource.readNew(
             prompt: "New passphrase for \(path): ", confirmation: "Repeat the passphrase: ")
-        let vault = try Vault.create(at: path, passphrase: passphrase, kdf: kdf.parameters, creatingDirectories: true)
+        let vault = try location.create(
+            passphrase: passphrase, kdf: kdf.parameters, environment: options.environment, logger: options.logger)
         let recovery: String? = recoveryKey ? RecoveryKeyText.format(try vault.addRecoveryKey()) : nil
         if options.json {
             try JSONOutput.print(InitReport(path: path, kdf: kdf.parameters.description, recoveryKey: recovery))

@@ -1,5 +1,6 @@
 import ArgumentParser
 import UPVault
+import UPVaultPostgres
 
 struct Passwd: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -24,14 +25,13 @@ struct Passwd: ParsableCommand {
     var kdf: KDFChoice?
 
     func run() throws {
-        let path = options.vaultPath
-        let vault: Vault
+        let vault: any KeyedVaultStore
         if recoveryKey {
             let text = try options.readPassphrase(prompt: "Recovery key for ")
-            vault = try Vault.open(at: path, recoveryKey: try RecoveryKeyText.parse(text), logger: options.logger)
+            vault = try options.location().open(
+                recoveryKey: try RecoveryKeyText.parse(text), environment: options.environment, logger: options.logger)
         } else {
-            let passphrase = try options.readPassphrase(prompt: "Current passphrase for ")
-            vault = try Vault.open(at: path, passphrase: passphrase, logger: options.logger)
+            vault = try options.openVault(with: try options.readPassphrase(prompt: "Current passphrase for "))
         }
         let newSource = PassphraseSource.resolve(
             descriptor: newPassphraseFd, environment: options.environment, fileVariable: "UPVAULT_NEW_PASSPHRASE_FILE")
@@ -56,7 +56,7 @@ struct Rekey: ParsableCommand {
     func run() throws {
         let passphrase = try options.readPassphrase()
         let vault = try options.openVault(with: passphrase)
-        let recovery = try vault.rekey(passphrase: passphrase, withRecoveryKey: recoveryKey)
+        let recovery = try vault.rekey(passphrase: passphrase, kdf: nil, withRecoveryKey: recoveryKey)
         var text: String?
         if let recovery { text = RecoveryKeyText.format(recovery) }
         if options.json {

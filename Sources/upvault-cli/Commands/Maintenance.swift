@@ -1,5 +1,6 @@
 import ArgumentParser
 import UPVault
+import UPVaultPostgres
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -9,7 +10,7 @@ struct Status: ParsableCommand {
     @OptionGroup var options: GlobalOptions
 
     func run() throws {
-        let report = try VaultStatus.of(vaultAt: options.vaultPath, environment: options.environment)
+        let report = try options.location().status(environment: options.environment, logger: options.logger)
         if options.json {
             try JSONOutput.print(report)
             return
@@ -50,6 +51,11 @@ struct Fsck: ParsableCommand {
 
     func run() throws {
         let path = options.vaultPath
+        if case .postgres = try options.location() {
+            // A database vault has no tail to repair and no anchor: every row is checked.
+            try print(StatisticsReport(try options.openVault().verify(), path: path, repaired: false))
+            return
+        }
         guard Vault.exists(at: path) else { throw VaultError.vaultNotFound(path: path) }
         let passphrase = try options.passphraseSource.read(prompt: "Passphrase for \(path): ")
         let anchors = VaultAnchors.forUser(environment: options.environment)
@@ -57,16 +63,21 @@ struct Fsck: ParsableCommand {
             at: path, passphrase: passphrase, anchors: acceptRestore ? anchors.acceptingOlderVault() : anchors,
             logger: options.logger
         ).check(repair: repair)
-        let report = StatisticsReport(statistics, path: path, repaired: repaired)
-        if options.json {
-            try JSONOutput.print(report)
-        } else {
-            Terminal.out(report.text)
-        }
+        try print(StatisticsReport(statistics, path: path, repaired: repaired))
         if let tail = statistics.tornTail {
             throw CLIError(
                 description: "the vault does not end in a seal: \(tail); run 'upvault fsck --repair' to seal it "
                     + "after its last complete batch", category: .integrity)
+        }
+    }
+}
+
+extension Fsck {
+    func print(_ report: StatisticsReport) throws {
+        if options.json {
+            try JSONOutput.print(report)
+        } else {
+            Terminal.out(report.text)
         }
     }
 }

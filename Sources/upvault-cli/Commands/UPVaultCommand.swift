@@ -19,7 +19,8 @@ struct UPVaultCommand: AsyncParsableCommand {
             Init.self, Unlock.self, Lock.self, SecretCommand.self, AppCommand.self, Login.self, Token.self,
             Exec.self, Inject.self, Grants.self, Refresh.self, Revoke.self, AuditCommand.self, API.self,
             RecoverRefreshToken.self,
-            Import.self, Export.self, Passwd.self, Rekey.self, Status.self, Fsck.self, Compact.self, AgentCommand.self,
+            Import.self, Export.self, Passwd.self, Rekey.self, Status.self, Fsck.self, Compact.self, Migrate.self,
+            AgentCommand.self,
         ]
     )
 

@@ -1,13 +1,15 @@
 import ArgumentParser
 import Logging
 import UPVault
+import UPVaultPostgres
 
 /// Options every command takes.
 struct GlobalOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "The vault file (default: $UPVAULT_PATH, else $XDG_DATA_HOME/upvault/vault.upv).", valueName: "path"))
+            "The vault: a file, or postgres://[USER@][HOST][:PORT]/[DATABASE][?host=SOCKETDIR&schema=NAME&sslmode=MODE] "
+                + "(default: $UPVAULT_PATH, else $XDG_DATA_HOME/upvault/vault.upv).", valueName: "path|url"))
     var vault: String?
 
     @Option(
@@ -33,15 +35,24 @@ struct GlobalOptions: ParsableArguments {
     /// Where the libraries log: nowhere unless asked for (`--verbose`, `UPVAULT_LOG`).
     var logger: Logger { Diagnostics.logger(verbose: verbose, environment: environment) }
 
+    /// Where the vault is: a file, or a PostgreSQL URL (`StoreLocation`).
+    func location() throws -> StoreLocation {
+        try StoreLocation.resolve(explicit: vault, environment: environment)
+    }
+
     /// Opens the vault with the passphrase from the configured source, and warns about a torn tail.
-    func openVault() throws -> Vault {
-        try openVault(with: try readPassphrase())
+    func openVault() throws -> any KeyedVaultStore {
+        let store = try location().open(environment: environment, logger: logger) {
+            try passphraseSource.read(prompt: "Passphrase for \(vaultPath): ")
+        }
+        try warnAboutTail(of: store)
+        return store
     }
 
     /// The agent when one serves this vault, else the vault opened with the passphrase (which exits 75
-    /// at once when there is no way to ask for one): `Vault.connect`, with the torn-tail warning.
+    /// at once when there is no way to ask for one): `StoreLocation.connect`, with the torn-tail warning.
     func openStore() throws -> any VaultStore {
-        let store = try Vault.connect(at: vaultPath, environment: environment, logger: logger) {
+        let store = try location().connect(environment: environment, logger: logger) {
             try passphraseSource.read(prompt: "Passphrase for \(vaultPath): ")
         }
         try warnAboutTail(of: store)
@@ -51,20 +62,34 @@ struct GlobalOptions: ParsableArguments {
     /// The passphrase for the vault, read only after checking that there is a vault to open.
     func readPassphrase(prompt: String = "Passphrase for ") throws -> SecureBytes {
         let path = vaultPath
-        guard Vault.exists(at: path) else { throw VaultError.vaultNotFound(path: path) }
+        switch try location() {
+        case .file: guard Vault.exists(at: path) else { throw VaultError.vaultNotFound(path: path) }
+        case .postgres(let location): try PostgresVault.checkExists(at: location, environment: environment)
+        }
         return try passphraseSource.read(prompt: "\(prompt)\(path): ")
     }
 
-    func openVault(with passphrase: borrowing SecureBytes) throws -> Vault {
-        let vault = try Vault.open(at: vaultPath, passphrase: passphrase, logger: logger)
-        try warnAboutTail(of: vault)
-        return vault
+    func openVault(with passphrase: borrowing SecureBytes) throws -> any KeyedVaultStore {
+        let store: any KeyedVaultStore
+        switch try location() {
+        case .file(let path): store = try Vault.open(at: path, passphrase: passphrase, logger: logger)
+        case .postgres(let location):
+            store = try PostgresVault.open(
+                at: location, passphrase: passphrase, environment: environment, logger: logger)
+        }
+        try warnAboutTail(of: store)
+        return store
     }
 
     /// The vault's key from the passphrase, checked against its header only (`unlock`: the agent reads
     /// the vault).
     func unlockKey() throws -> VaultKey {
-        try Vault.unlockKey(at: vaultPath, passphrase: try readPassphrase(), logger: logger)
+        switch try location() {
+        case .file(let path): try Vault.unlockKey(at: path, passphrase: try readPassphrase(), logger: logger)
+        case .postgres(let location):
+            try PostgresVault.unlockKey(
+                at: location, passphrase: try readPassphrase(), environment: environment, logger: logger)
+        }
     }
 
     func warnAboutTail(of store: any VaultStore) throws {
