@@ -239,6 +239,13 @@ public final class AgentRequestHandler: Sendable {
         case .get(let kind, let name):
             guard let value = try vault.value(for: try Self.key(kind, name)) else { return .value(base64: nil) }
             return .value(base64: value.withUnsafeBytes { Base64URL.encode($0, original: true) })
+        case .getVersioned(let kind, let name):
+            guard let versioned = try vault.versionedValue(for: try Self.key(kind, name)) else {
+                return .versioned(base64: nil, version: nil)
+            }
+            return .versioned(
+                base64: versioned.value.withUnsafeBytes { Base64URL.encode($0, original: true) },
+                version: versioned.version.description)
         case .names(let kind, let after):
             guard let kind = EntryKind(rawValue: kind) else { throw RequestError("unknown kind") }
             return Self.page(of: try vault.names(of: kind), after: after)

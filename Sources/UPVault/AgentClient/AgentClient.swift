@@ -139,6 +139,22 @@ public final class AgentClient: VaultStore {
 
     // MARK: VaultStore
 
+    public func versionedValue(for key: EntryKey) throws -> VersionedValue? {
+        guard
+            case .versioned(let encoded, let versionText) = try send(
+                .getVersioned(kind: key.kind.rawValue, name: key.name))
+        else { throw AgentError.protocolViolation("getVersioned without a value") }
+        guard let encoded else { return nil }
+        guard let versionText, case .version(let version) = WriteCondition(text: versionText) else {
+            throw AgentError.protocolViolation("a value without a version")
+        }
+        guard var bytes = Base64URL.decode(encoded, original: true) else {
+            throw AgentError.protocolViolation("a value that is not base64")
+        }
+        defer { Sodium.wipe(&bytes) }
+        return VersionedValue(value: SecureBytes(copying: bytes), version: version)
+    }
+
     public func value(for key: EntryKey) throws -> SecureBytes? {
         guard case .value(let encoded) = try send(.get(kind: key.kind.rawValue, name: key.name)) else {
             throw AgentError.protocolViolation("get without a value")

@@ -180,6 +180,8 @@ package enum AgentRequest: AgentOperations, Equatable {
     /// New time-outs, in seconds from now; nil keeps one as it is.
     case extend(ttl: Int64?, idle: Int64?)
     case get(kind: UInt8, name: String)
+    /// The value with its version (`EntryVersion`, as "GENERATION.RECORD"), for a conditional write.
+    case getVersioned(kind: UInt8, name: String)
     /// The names of one kind, sorted, starting after `after` (nil: from the first); one page per answer.
     case names(kind: UInt8, after: String?)
     case contains(kind: UInt8, name: String)
@@ -196,6 +198,8 @@ package enum AgentResponse: Codable, Sendable, Equatable {
     case status(AgentStatus)
     /// Base64 of the value, nil when there is no such entry.
     case value(base64: String?)
+    /// Base64 of the value and its version; both nil when there is no such entry.
+    case versioned(base64: String?, version: String?)
     /// A page of names; `more` when the next page starts after the last of these.
     case names([String], more: Bool)
     case found(Bool)

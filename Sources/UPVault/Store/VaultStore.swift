@@ -6,6 +6,8 @@ public protocol VaultStore: AnyObject, Sendable {
     var path: String { get }
     /// The raw value of an entry, in secure memory, or nil when there is none.
     func value(for key: EntryKey) throws -> SecureBytes?
+    /// The value of an entry with its version (for a conditional write), or nil when there is none.
+    func versionedValue(for key: EntryKey) throws -> VersionedValue?
     /// The names of all entries of one kind, sorted.
     func names(of kind: EntryKind) throws -> [String]
     func contains(_ key: EntryKey) throws -> Bool
@@ -24,8 +26,6 @@ public protocol VaultStore: AnyObject, Sendable {
 /// (`PostgresVault`, in UPVaultPostgres). Both keep the same entries, versions, conditional writes and
 /// key management, and one conformance suite checks both.
 public protocol KeyedVaultStore: VaultStore {
-    /// The value of an entry with its version (for a conditional write), or nil when there is none.
-    func versionedValue(for key: EntryKey) throws -> VersionedValue?
     /// Replaces the passphrase (the master key stays; the recovery key keeps working).
     func changePassphrase(to passphrase: borrowing SecureBytes, kdf: KDFParameters?) throws
     /// Adds a recovery-key slot (replacing any) and returns the new recovery key, to show once.
@@ -83,6 +83,21 @@ extension VaultStore {
     public func entries<E: CodableEntry>(_ type: E.Type) throws -> [E] {
         if let vault = self as? Vault { return try vault.versionedEntries(E.self).map(\.entry) }
         return try names(of: E.kind).compactMap { try entry(E.self, named: $0) }
+    }
+
+    /// The entry of type `E` named `name` with its version, or nil when there is none.
+    public func versionedEntry<E: CodableEntry>(
+        _ type: E.Type, named name: String
+    ) throws -> (entry: E, version: EntryVersion)? {
+        let key = EntryKey(E.kind, name)
+        guard let versioned = try versionedValue(for: key) else { return nil }
+        return (try E.decode(versioned.value, key: key), versioned.version)
+    }
+
+    /// Stores an entry only if it is still at `version` (nil: only if there is none), else
+    /// `VaultError.conflict`.
+    public func put<E: CodableEntry>(_ entry: E, ifVersion version: EntryVersion?) throws {
+        try write { transaction in try transaction.put(entry, ifVersion: version) }
     }
 
     /// Stores an entry under its `entryName`, replacing any previous one.

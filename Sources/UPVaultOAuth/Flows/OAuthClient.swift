@@ -77,6 +77,29 @@ public final class OAuthClient: Sendable {
         try vaultCall { try vault.put(grant) }
     }
 
+    /// Stores `grant` only if the vault still holds the version `version` of it (compare-and-set: a
+    /// writer that lost its lock, or a second host, can never overwrite newer tokens), and returns the
+    /// version it has now. `VaultError.conflict` when someone else wrote it in between.
+    func store(_ grant: Grant, replacing version: EntryVersion) throws(OAuthError) -> EntryVersion {
+        try vaultCall {
+            try vault.put(grant, ifVersion: version)
+            guard let (stored, now) = try vault.versionedEntry(Grant.self, named: grant.entryName), stored == grant
+            else {
+                throw VaultError.conflict(EntryKey(.grant, grant.entryName))
+            }
+            return now
+        }
+    }
+
+    /// A grant with the version it was read at.
+    func versionedGrant(app: String, user: String) throws(OAuthError) -> (grant: Grant, version: EntryVersion) {
+        let name = "\(app)/\(user)"
+        guard let found = try vaultCall({ try vault.versionedEntry(Grant.self, named: name) }) else {
+            throw .vault(.entryNotFound(EntryKey(.grant, name)))
+        }
+        return (found.entry, found.version)
+    }
+
     // MARK: Login
 
     /// Starts a login: the URL for the user to open, with a fresh `state` (and PKCE verifier).
@@ -182,13 +205,13 @@ public final class OAuthClient: Sendable {
         do {
             return try await flights.run(key.name) {
                 try await self.vault.withEntryLock(key) {
-                    let current = try self.grant(app: observed.app, user: observed.user)
+                    let (current, version) = try self.versionedGrant(app: observed.app, user: observed.user)
                     try Self.requireActive(current)
                     if skip(current) || current.accessToken != observed.accessToken {
                         self.logger.debug("refresh skipped: already done elsewhere", metadata: ["grant": "\(key.name)"])
                         return current
                     }
-                    return try await self.performRefresh(current)
+                    return try await self.performRefresh(current, version: version)
                 }
             }
         } catch {
@@ -204,7 +227,11 @@ public final class OAuthClient: Sendable {
     /// grant of an app whose provider rotates refresh tokens does not send the old token again (a
     /// provider that detects reuse revokes every token of the user); it marks the grant as needing
     /// re-authorization, with the reason. A provider that does not rotate gets the token again.
-    func performRefresh(_ grant: Grant) async throws(OAuthError) -> Grant {
+    ///
+    /// Every write is conditional on the version read before it (`store(_:replacing:)`): the mark is the
+    /// claim, so of two refreshers that read the same version only one sends the refresh token, even
+    /// when their entry lock failed them (another host whose database connection broke).
+    func performRefresh(_ grant: Grant, version: EntryVersion) async throws(OAuthError) -> Grant {
         let app = try app(named: grant.app)
         if grant.grantType == .clientCredentials { return try await renewClientCredentials(grant, app: app) }
         guard let refreshToken = grant.refreshToken else { throw .noRefreshToken(grant: grant.entryName) }
@@ -215,7 +242,7 @@ public final class OAuthClient: Sendable {
                 var marked = clean
                 marked.status = .needsReauthorization
                 marked.statusReason = Self.interruptedReason
-                try store(marked)
+                _ = try store(marked, replacing: version)
                 logger.warning(
                     "a refresh was interrupted; not sending its token again", metadata: ["grant": "\(grant.entryName)"])
                 throw .invalidGrant(grant: grant.entryName, reason: Self.interruptedReason)
@@ -224,7 +251,7 @@ public final class OAuthClient: Sendable {
         }
         var started = clean
         started.refreshStartedAt = now()
-        try store(started)
+        let markedVersion = try store(started, replacing: version)
         let response: TokenResponse
         let secret: App.ClientSecret?
         do {
@@ -234,7 +261,7 @@ public final class OAuthClient: Sendable {
             var marked = clean
             marked.status = code == "invalid_grant" ? .needsReauthorization : .revoked
             marked.statusReason = "\(code): \(reason)"
-            try store(marked)
+            _ = try store(marked, replacing: markedVersion)
             logger.warning(
                 "grant needs re-authorization", metadata: ["grant": "\(grant.entryName)", "error": "\(code)"])
             if code == "invalid_grant" { throw .invalidGrant(grant: grant.entryName, reason: reason) }
@@ -242,12 +269,12 @@ public final class OAuthClient: Sendable {
         } catch .transport(let reason) where !AsyncHTTPTransport.neverSent(reason) {
             throw .transport(reason)  // the answer was lost: the mark stays (the token may be spent)
         } catch {
-            try? store(clean)  // the provider answered, or the request never left: nothing was redeemed
+            _ = try? store(clean, replacing: markedVersion)  // answered, or never sent: nothing was redeemed
             throw error
         }
         let refreshed = clean.refreshed(
             with: response, at: now(), fingerprint: secret?.fingerprint(clientID: app.clientID))
-        try store(refreshed)
+        _ = try store(refreshed, replacing: markedVersion)
         logger.info("refreshed", metadata: ["grant": "\(grant.entryName)"])
         return refreshed
     }
