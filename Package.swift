@@ -133,7 +133,7 @@ let package = Package(
         // without -D FUZZING it replays inputs. Not a product.
         .executableTarget(
             name: "upvault-fuzz",
-            dependencies: ["UPVault", "UPVaultOAuth", "UPVaultAgent"]
+            dependencies: ["UPVault", "UPVaultOAuth", "UPVaultAgent", "UPVaultPostgres"]
         ),
         .target(
             name: "UPVaultTesting",

@@ -34,6 +34,42 @@ struct PostgresSchema: Sendable {
             """,
             "CREATE INDEX entries_by_kind ON \(unescaped: s).entries (kind)",
             "CREATE SEQUENCE \(unescaped: s).versions AS bigint",
+        ] + campaignTables
+    }
+
+    /// The tables of refresh campaigns across workers (Vault/ROWS.md, "Campaigns"). Items name grants by
+    /// their name hash only; the campaign's options are an entry row.
+    var campaignTables: [PostgresQuery] {
+        let s = quoted
+        return [
+            """
+            CREATE TABLE IF NOT EXISTS \(unescaped: s).campaigns (
+                id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                started_at bigint NOT NULL,
+                finished_at bigint
+            )
+            """,
+            """
+            CREATE UNIQUE INDEX IF NOT EXISTS campaigns_one_running ON \(unescaped: s).campaigns ((true))
+                WHERE finished_at IS NULL
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS \(unescaped: s).campaign_items (
+                campaign bigint NOT NULL REFERENCES \(unescaped: s).campaigns ON DELETE CASCADE,
+                item bytea NOT NULL,
+                state smallint NOT NULL DEFAULT 0 CHECK (state BETWEEN 0 AND 2),
+                outcome smallint,
+                worker text,
+                lease_until timestamptz,
+                claims integer NOT NULL DEFAULT 0,
+                done_at timestamptz,
+                PRIMARY KEY (campaign, item)
+            )
+            """,
+            """
+            CREATE INDEX IF NOT EXISTS campaign_items_open ON \(unescaped: s).campaign_items (campaign, state)
+                WHERE state < 2
+            """,
         ]
     }
 }

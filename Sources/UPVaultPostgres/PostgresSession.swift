@@ -15,7 +15,7 @@ final class PostgresSession: Sendable {
     private let configuration: PostgresConnection.Configuration
     private let idle = Mutex<[PostgresConnection]>([])
     private let nextID = Atomic<Int>(1)
-    static let maximumIdle = 8
+    static let maximumIdle = 64
 
     init(location: PostgresLocation, password: String?, logger: Logger) throws(PostgresStoreError) {
         self.location = location

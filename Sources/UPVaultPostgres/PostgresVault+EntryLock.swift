@@ -50,6 +50,7 @@ extension PostgresVault {
             let rows = try await link.queryAsync("SELECT pg_try_advisory_lock(\(id))").randomAccessRows
             if try rows.first?[0].decode(Bool.self) == true { return }
             if clock.now >= deadline { throw VaultError.entryLockTimeout(key) }
+            if pause == .milliseconds(2) { logger.debug("waiting for an entry lock", metadata: ["entry": "\(key)"]) }
             try await Task.sleep(for: pause)
             pause = min(pause * 2, .milliseconds(50))
         }

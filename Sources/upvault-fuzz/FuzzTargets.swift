@@ -10,6 +10,7 @@ import Foundation
 @testable import UPVault
 @testable import UPVaultAgent
 @testable import UPVaultOAuth
+@testable import UPVaultPostgres
 
 enum FuzzTargets {
     /// Each target takes the input bytes and must return normally, whatever they are: errors are
@@ -18,8 +19,49 @@ enum FuzzTargets {
         "header": header, "log": log, "record": record, "anchor": anchor, "agent-frame": agentFrame,
         "agent-request": agentRequest, "redirect": redirect, "token-response": tokenResponse, "api": api,
         "kiefer": kiefer, "import-grants": importGrants, "template": template, "arguments": arguments,
-        "json": json, "grant-json": grantJSON, "provider-answers": providerAnswers,
+        "json": json, "grant-json": grantJSON, "provider-answers": providerAnswers, "rows": rows,
+        "postgres-url": postgresURL,
     ]
+
+    static let rowKeys = RowKeys(masterKey: SecureBytes(copying: [UInt8](repeating: 7, count: 32)))
+
+    /// What a database hands back: a header row, and an entry row's columns (kind, version, name hash,
+    /// nonce, ciphertext cut from the input), checked and opened under a fixed key; and, sealed under that
+    /// key, the rest of the input as an authentic row's plaintext (a hostile writer with the key).
+    static func rows(_ bytes: [UInt8]) {
+        _ = try? RowHeader.decode(bytes)
+        guard bytes.count >= 3 else { return }
+        let kind = Int16(bytes[0]) - 1
+        let version = Int64(bytes[1]) - 1
+        let split = Int(bytes[2])
+        let rest = Array(bytes[3...])
+        let hash = Array(rest.prefix(min(split % 40, rest.count)))
+        let nonce = Array(rest.dropFirst(hash.count).prefix(24))
+        let ciphertext = Array(rest.dropFirst(hash.count + nonce.count))
+        var scratch = SecureBytes(count: 64)
+        if let row = try? SealedRow(
+            kindCode: kind, nameHash: hash, version: version, nonce: nonce, ciphertext: ciphertext)
+        {
+            _ = try? row.open(vaultID: [UInt8](repeating: 0, count: 16), keys: rowKeys, scratch: &scratch) { _, _ in }
+        }
+        let plaintext = rest + [UInt8](repeating: 0, count: (64 - rest.count % 64) % 64)
+        let sealed = plaintext.withUnsafeBytes {
+            SealedRow.seal(
+                plaintext: $0, kind: .secret, nameHash: [UInt8](repeating: 1, count: 32), version: 1,
+                vaultID: [UInt8](repeating: 0, count: 16), keys: rowKeys)
+        }
+        _ = try? sealed.open(vaultID: [UInt8](repeating: 0, count: 16), keys: rowKeys, scratch: &scratch) { _, _ in }
+    }
+
+    /// A vault URL (with libpq's variables) and a passfile.
+    static func postgresURL(_ bytes: [UInt8]) {
+        let text = String(decoding: bytes, as: UTF8.self)
+        let location = try? PostgresLocation(url: text, environment: ["PGHOST": "/tmp", "USER": "u"])
+        _ = location?.description
+        let fallback = PostgresLocation(
+            server: .tcp(host: "db", port: 5432), user: "u", database: "d", tls: .verifyFull)
+        _ = PostgresCredentials.match(passfile: bytes, location: location ?? fallback)
+    }
 
     static let keys = VaultKeys(masterKey: SecureBytes(copying: [UInt8](repeating: 7, count: 32)))
     static let decryption = RecordDecryption(workers: 1)

@@ -9,9 +9,9 @@ import UPVaultTesting
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("README.md")
 
-    static func usageSnippets() throws -> [String] {
+    static func usageSnippets(section: String = "Usage") throws -> [String] {
         let text = try String(contentsOf: readme, encoding: .utf8)
-        guard let start = text.range(of: "\n## Usage\n"),
+        guard let start = text.range(of: "\n## \(section)\n"),
             let end = text.range(of: "\n## ", range: start.upperBound..<text.endIndex)
         else { return [] }
         var snippets: [String] = []
@@ -34,6 +34,40 @@ import UPVaultTesting
         #expect(snippets.count >= 6)
         let cli = CLI()
         defer { cli.cleanUp() }
+        let (status, text) = try Self.run(snippets, cli: cli)
+        #expect(status == 0, "README snippets failed:\n\(text)")
+        #expect(text.contains("ghp_example_token"))
+        #expect(FileManager.default.fileExists(atPath: cli.directory + "/.local/share/upvault/vault.upv"))
+        let mode =
+            try FileManager.default.attributesOfItem(atPath: cli.directory + "/.local/share/upvault")[.posixPermissions]
+            as! Int
+        #expect(mode == 0o700)
+    }
+
+    /// "Beyond one machine", against the test cluster (scripts/postgres.sh), in a schema of its own.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["UPVAULT_TEST_POSTGRES"] != nil))
+    func beyondOneMachineSnippetsRunAsWritten() throws {
+        let snippets = try Self.usageSnippets(section: "Beyond one machine")
+        #expect(snippets.count == 2)
+        let cli = CLI()
+        defer { cli.cleanUp() }
+        let environment = ProcessInfo.processInfo.environment
+        let schema = "readme_\(UInt32.random(in: 0...UInt32.max))"
+        let database = environment["UPVAULT_TEST_POSTGRES"]! + "&schema=" + schema
+        let (status, text) = try Self.run(
+            snippets, cli: cli, extra: ["UPVAULT_DATABASE": database, "PGPASSFILE": environment["PGPASSFILE"] ?? ""])
+        #expect(status == 0, "README snippets failed:\n\(text)")
+        #expect(text.contains("ghp_example_token"))
+        // Two workers on one grant: one campaign refreshes it (the other worker joins it, or, once it is
+        // over, starts another that finds the grant already fresh).
+        #expect(text.contains("\"total\":1") && text.contains("\"failed\":0"), "\(text)")
+        #expect(text.contains("\"needs_reauthorization\":0"), "\(text)")
+        #expect(text.contains("every entry verified"))
+    }
+
+    /// Runs `snippets` in one shell, in a session of its own, with the test's home and the built tools on
+    /// PATH; returns the exit status and everything it printed.
+    static func run(_ snippets: [String], cli: CLI, extra: [String: String] = [:]) throws -> (Int32, String) {
         let script = "set -euo pipefail\n" + snippets.joined(separator: "\n")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
@@ -45,7 +79,7 @@ import UPVaultTesting
             "HOME": cli.directory,
             "PATH": URL(fileURLWithPath: CLI.binary).deletingLastPathComponent().path + ":/usr/bin:/bin",
             "SWIFT_BACKTRACE": "enable=no",
-        ]
+        ].merging(extra) { $1 }
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
@@ -64,12 +98,6 @@ import UPVaultTesting
         var cleanup = cli
         cleanup.environment["HOME"] = cli.directory
         _ = try? cleanup.run(["lock"])
-        #expect(process.terminationStatus == 0, "README snippets failed:\n\(text)")
-        #expect(text.contains("ghp_example_token"))
-        #expect(FileManager.default.fileExists(atPath: cli.directory + "/.local/share/upvault/vault.upv"))
-        let mode =
-            try FileManager.default.attributesOfItem(atPath: cli.directory + "/.local/share/upvault")[.posixPermissions]
-            as! Int
-        #expect(mode == 0o700)
+        return (process.terminationStatus, text)
     }
 }

@@ -16,8 +16,9 @@ extension Vault {
         try commit(transaction.records, arena: transaction.arena)
     }
 
-    func commit(_ records: [PendingRecord], arena: SecureArena) throws(VaultError) {
-        try withLockedState(exclusive: true) { (state) throws(VaultError) in
+    @discardableResult
+    func commit(_ records: [PendingRecord], arena: SecureArena) throws(VaultError) -> [EntryKey: EntryVersion] {
+        try withLockedState(exclusive: true) { (state) throws(VaultError) -> [EntryKey: EntryVersion] in
             try Self.checkConditions(records, state: state)
             var existing = Set<EntryKey>()
             let effective = records.filter { record in
@@ -31,11 +32,32 @@ extension Vault {
                     return present
                 }
             }
-            guard !effective.isEmpty else { return }
+            guard !effective.isEmpty else { return [:] }
             try append(effective, arena: arena, to: &state)
+            var versions: [EntryKey: EntryVersion] = [:]
+            for record in effective where record.operation == .put {
+                if let location = state.index[record.key] {
+                    versions[record.key] = EntryVersion(generation: state.header.generation, record: location.index)
+                }
+            }
             moveAnchor(to: state)
             compactIfDue(&state)
+            // A compaction gives every entry a new version: report the one it has now.
+            if state.compactionDeferrals == 0 {
+                for key in versions.keys {
+                    if let location = state.index[key] {
+                        versions[key] = EntryVersion(generation: state.header.generation, record: location.index)
+                    }
+                }
+            }
+            return versions
         }
+    }
+
+    /// Applies `transaction` and returns the version each put gave its entry.
+    package func commitReturningVersions(_ transaction: VaultTransaction) throws(VaultError) -> [EntryKey: EntryVersion]
+    {
+        try commit(transaction.records, arena: transaction.arena)
     }
 
     /// Every condition of a batch against the entries as they are now (under the exclusive lock), before

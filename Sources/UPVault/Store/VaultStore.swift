@@ -38,6 +38,36 @@ public protocol KeyedVaultStore: VaultStore {
     func verify() throws -> VaultStatistics
 }
 
+/// A store that reports the versions its writes give (the file vault and the database vault), so a
+/// writer that goes on writing conditionally needs no read in between.
+package protocol VersionReportingStore: VaultStore {
+    func commitReturningVersions(_ transaction: VaultTransaction) throws -> [EntryKey: EntryVersion]
+}
+
+extension Vault: VersionReportingStore {}
+
+extension VaultStore {
+    /// Stores an entry only if it is still at `version` (nil: only if there is none), and returns the
+    /// version it has now (`VaultError.conflict` when someone else wrote it in between).
+    public func putReturningVersion<E: CodableEntry & Equatable>(
+        _ entry: E, ifVersion version: EntryVersion?
+    ) throws -> EntryVersion {
+        var transaction = VaultTransaction()
+        try transaction.put(entry, ifVersion: version)
+        if let store = self as? any VersionReportingStore,
+            let now = try store.commitReturningVersions(transaction)[entry.entryKey]
+        {
+            return now
+        }
+        let prepared = transaction
+        try write { $0 = prepared }
+        guard let (stored, now) = try versionedEntry(E.self, named: entry.entryName), stored == entry else {
+            throw VaultError.conflict(entry.entryKey)
+        }
+        return now
+    }
+}
+
 extension Vault: VaultStore {}
 extension Vault: KeyedVaultStore {}
 
@@ -79,9 +109,16 @@ extension VaultStore {
         return try E.decode(value, key: key)
     }
 
-    /// Every entry of type `E`, sorted by name (one pass under one lock for a `Vault`).
+    /// Every entry of type `E`, sorted by name (one pass for a store that holds its keys).
     public func entries<E: CodableEntry>(_ type: E.Type) throws -> [E] {
         if let vault = self as? Vault { return try vault.versionedEntries(E.self).map(\.entry) }
+        if let source = self as? any EntrySource {
+            var result: [(name: String, entry: E)] = []
+            try source.forEachEntry(of: E.kind) { name, value in
+                result.append((name, try E.decode(value, key: EntryKey(E.kind, name))))
+            }
+            return result.sorted { EntryName.precedes($0.name, $1.name) }.map(\.entry)
+        }
         return try names(of: E.kind).compactMap { try entry(E.self, named: $0) }
     }
 

@@ -81,14 +81,7 @@ public final class OAuthClient: Sendable {
     /// writer that lost its lock, or a second host, can never overwrite newer tokens), and returns the
     /// version it has now. `VaultError.conflict` when someone else wrote it in between.
     func store(_ grant: Grant, replacing version: EntryVersion) throws(OAuthError) -> EntryVersion {
-        try vaultCall {
-            try vault.put(grant, ifVersion: version)
-            guard let (stored, now) = try vault.versionedEntry(Grant.self, named: grant.entryName), stored == grant
-            else {
-                throw VaultError.conflict(EntryKey(.grant, grant.entryName))
-            }
-            return now
-        }
+        try vaultCall { try vault.putReturningVersion(grant, ifVersion: version) }
     }
 
     /// A grant with the version it was read at.
@@ -199,19 +192,27 @@ public final class OAuthClient: Sendable {
 
     /// Refreshes `observed` under the grant's lock, unless `skip` holds for what the vault holds once
     /// the lock is taken, or another process already replaced the observed access token.
-    func refresh(_ observed: Grant, unless skip: @escaping @Sendable (Grant) -> Bool) async throws(OAuthError) -> Grant
-    {
+    ///
+    /// `observedVersion`, when the caller read `observed` with its version (a campaign's claim), saves the
+    /// read under the lock: the first write is conditional on it, so a change in between is a conflict.
+    /// `app`, when given, is used instead of reading the app again.
+    func refresh(
+        _ observed: Grant, unless skip: @escaping @Sendable (Grant) -> Bool, observedVersion: EntryVersion? = nil,
+        app: App? = nil
+    ) async throws(OAuthError) -> Grant {
         let key = EntryKey(.grant, observed.entryName)
         do {
             return try await flights.run(key.name) {
                 try await self.vault.withEntryLock(key) {
-                    let (current, version) = try self.versionedGrant(app: observed.app, user: observed.user)
+                    let (current, version) =
+                        try observedVersion.map { (observed, $0) }
+                        ?? self.versionedGrant(app: observed.app, user: observed.user)
                     try Self.requireActive(current)
                     if skip(current) || current.accessToken != observed.accessToken {
                         self.logger.debug("refresh skipped: already done elsewhere", metadata: ["grant": "\(key.name)"])
                         return current
                     }
-                    return try await self.performRefresh(current, version: version)
+                    return try await self.performRefresh(current, version: version, app: app)
                 }
             }
         } catch {
@@ -231,8 +232,10 @@ public final class OAuthClient: Sendable {
     /// Every write is conditional on the version read before it (`store(_:replacing:)`): the mark is the
     /// claim, so of two refreshers that read the same version only one sends the refresh token, even
     /// when their entry lock failed them (another host whose database connection broke).
-    func performRefresh(_ grant: Grant, version: EntryVersion) async throws(OAuthError) -> Grant {
-        let app = try app(named: grant.app)
+    func performRefresh(_ grant: Grant, version: EntryVersion, app known: App? = nil) async throws(OAuthError) -> Grant
+    {
+        let app: App
+        if let known { app = known } else { app = try self.app(named: grant.app) }
         if grant.grantType == .clientCredentials { return try await renewClientCredentials(grant, app: app) }
         guard let refreshToken = grant.refreshToken else { throw .noRefreshToken(grant: grant.entryName) }
         var clean = grant
@@ -252,6 +255,7 @@ public final class OAuthClient: Sendable {
         var started = clean
         started.refreshStartedAt = now()
         let markedVersion = try store(started, replacing: version)
+        logger.debug("refresh request in flight", metadata: ["grant": "\(grant.entryName)"])
         let response: TokenResponse
         let secret: App.ClientSecret?
         do {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import UPVault
 import UPVaultAgent
+import UPVaultPostgres
 
 struct Unlock: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,6 +23,11 @@ struct Unlock: ParsableCommand {
     var allowUnlockedMemory = false
 
     func run() throws {
+        if case .postgres = try options.location() {
+            throw CLIError(
+                description: "the agent serves vault files only, for now: commands on a database vault ask for the "
+                    + "passphrase (UPVAULT_PASSPHRASE_FILE, --passphrase-fd)", category: .usage)
+        }
         let (outcome, status, memory) = try AgentService.unlock(
             vaultPath: options.vaultPath, environment: options.environment, ttl: ttl.duration, idle: idle.duration,
             extend: extend, allowUnlockedMemory: allowUnlockedMemory, key: options.unlockKey)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import UPVault
 import UPVaultOAuth
+import UPVaultPostgres
 
 struct Refresh: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,20 +28,37 @@ struct Refresh: AsyncParsableCommand {
     var rate: RateArgument?
     @Flag(help: "Show what would be refreshed, and do nothing.") var dryRun = false
     @Flag(help: "Continue an interrupted run with its own selection.") var resume = false
+    @Flag(help: "Show the campaign of a database vault: done, left, rate, time left (needs no selection).")
+    var status = false
+    @Option(
+        help: ArgumentHelp(
+            "Database vaults: seconds a worker's claims last without renewal (taken over after).", valueName: "seconds")
+    )
+    var lease = 30
+    @Option(help: "Database vaults: this worker's name in the campaign (default: a random one).") var worker: String?
 
     func validate() throws {
-        guard resume || all || !user.isEmpty else {
-            throw ValidationError("say which grants: --user U, --all, or --resume")
+        guard status || resume || all || !user.isEmpty else {
+            throw ValidationError("say which grants: --user U, --all, or --resume (or --status)")
         }
+        guard (1...3600).contains(lease) else { throw ValidationError("--lease is 1 to 3600 seconds") }
     }
 
     func run() async throws {
+        if status {
+            try showCampaign()
+            return
+        }
         let selection = BulkRefreshOptions(
             app: app, users: user.isEmpty ? nil : user, issuedBefore: issuedBefore?.seconds,
             expiringWithin: expiringWithin?.seconds, refreshedBefore: refreshedBefore?.seconds,
             concurrency: concurrency,
             rate: rate?.rate.perSecond)
         let store = try options.openStore()
+        if let campaigns = store as? any CampaignStore, !dryRun {
+            try await runCampaign(campaigns, selection)
+            return
+        }
         if store is AgentClient && !options.json { Terminal.error("refreshing in the agent ...") }
         let display = ProgressDisplay(
             enabled: !options.json && Terminal.standardErrorIsTerminal && !(store is AgentClient))
@@ -54,6 +72,63 @@ struct Refresh: AsyncParsableCommand {
         try Self.print(report, json: options.json)
         if !report.failed.isEmpty { throw ExitStatus.someFailed.exitCode }
         if !report.needsReauthorization.isEmpty { throw ExitStatus.needsReauthorization.exitCode }
+    }
+
+    /// A database vault: this process works on the vault's campaign (joined, or started) with any other
+    /// workers, and prints the campaign's counts at the end.
+    func runCampaign(_ store: any CampaignStore, _ selection: BulkRefreshOptions) async throws {
+        let json = options.json
+        let display = ProgressDisplay(enabled: !json && Terminal.standardErrorIsTerminal)
+        let status = try await withOAuthClient(
+            store, connectionsPerHost: selection.concurrency, logger: options.logger
+        ) { client in
+            try await client.campaignRefresh(
+                in: store, selection, resume: resume, worker: CampaignWorker(name: worker, lease: .seconds(lease)),
+                progress: { display.update(BulkRefreshProgress($0)) },
+                issue: { item, reauthorization in
+                    if json { try? JSONOutput.print(FailureLine(item, needsReauthorization: reauthorization)) }
+                })
+        }
+        display.finish()
+        try Self.print(status, json: json)
+        if status.failed > 0 { throw ExitStatus.someFailed.exitCode }
+        if status.needsReauthorization > 0 { throw ExitStatus.needsReauthorization.exitCode }
+    }
+
+    func showCampaign() throws {
+        guard let store = try options.openStore() as? any CampaignStore else {
+            throw CLIError(
+                description: "--status shows the campaign of a database vault; a vault file's run reports as it goes",
+                category: .usage)
+        }
+        guard let status = try store.campaignStatus(nil) else {
+            throw CLIError(description: "this vault has had no refresh campaign", category: .failure)
+        }
+        try Self.print(status, json: options.json)
+    }
+
+    static func print(_ status: CampaignStatus, json: Bool) throws {
+        if json {
+            try JSONOutput.print(status)
+            return
+        }
+        let state =
+            status.finishedAt.map { "finished at \($0) (unix time)" } ?? "in progress, \(status.workers) worker(s)"
+        var lines = [
+            "campaign:              \(status.id), started at \(status.startedAt) (unix time), \(state)",
+            "selected:              \(status.total)",
+            "done:                  \(status.done), left: \(status.left)",
+            "refreshed:             \(status.refreshed)",
+            "already fresh:         \(status.alreadyFresh)",
+            "needs re-authorization: \(status.needsReauthorization)",
+            "failed after retries:  \(status.failed)",
+            "skipped (not active or removed): \(status.skipped)",
+        ]
+        if status.finishedAt == nil {
+            let eta = status.etaSeconds.map { ", about \(TimeText.remaining($0)) left" } ?? ""
+            lines.append("rate:                  \(Int(status.rate.rounded())) grants/s over the last minute\(eta)")
+        }
+        Terminal.error(lines.joined(separator: "\n"))
     }
 
     struct FailureLine: Encodable {
