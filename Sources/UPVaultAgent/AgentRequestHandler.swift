@@ -26,7 +26,7 @@ public final class AgentRequestHandler: Sendable {
         var idleSeconds: Int64
     }
 
-    private let vault: Mutex<Vault?>
+    private let vault: Mutex<(any KeyedVaultStore)?>
     private let oauth: OAuthClient
     /// The vault path as clients send it (canonical).
     public let vaultPath: String
@@ -43,8 +43,11 @@ public final class AgentRequestHandler: Sendable {
     /// - Parameters:
     ///   - oauth: the flows `token` and `bulk_refresh` run through (on `vault`).
     ///   - now: Unix seconds; the time-outs are measured on it.
+    /// - Parameters:
+    ///   - vault: the unlocked vault, a file (`Vault`) or a database vault (UPVaultPostgres).
     public init(
-        vault: Vault, oauth: OAuthClient, ttl: Duration, idle: Duration, logger: Logger = Vault.silentLogger,
+        vault: any KeyedVaultStore, oauth: OAuthClient, ttl: Duration, idle: Duration,
+        logger: Logger = Vault.silentLogger,
         now: (@Sendable () -> Int64)? = nil
     ) {
         self.vault = Mutex(vault)
@@ -98,11 +101,13 @@ public final class AgentRequestHandler: Sendable {
     // MARK: Frames
 
     /// The answer to one frame, or nil when the frame is not a request (the connection is then closed).
-    public func answer(_ frame: [UInt8]) -> [UInt8]? {
+    /// `connection` keeps what outlives the request (an entry lock held for the client); without it,
+    /// `hold_lock` is refused.
+    public func answer(_ frame: [UInt8], on connection: AgentConnection? = nil) -> [UInt8]? {
         guard let (path, call) = Self.decode(frame) else { return nil }
         let reply: any Encodable
         switch call {
-        case .vault(let request): reply = handle(request, vault: path)
+        case .vault(let request): reply = handle(request, vault: path, connection: connection)
         case .oauth(let request): reply = handle(request, vault: path)
         }
         return try? AgentFrame.encode(reply)
@@ -137,10 +142,24 @@ public final class AgentRequestHandler: Sendable {
     // MARK: Requests
 
     /// Performs a storage or session request for the vault at `path`.
-    package func handle(_ request: AgentRequest, vault path: String) -> AgentReply<AgentResponse> {
+    package func handle(
+        _ request: AgentRequest, vault path: String, connection: AgentConnection? = nil
+    ) -> AgentReply<AgentResponse> {
         perform(vault: path, touches: request != .status) { vault throws -> AgentResponse in
-            try self.perform(request, on: vault)
+            try self.perform(request, on: vault, connection: connection)
         }
+    }
+
+    /// Lets go of what the agent held for a connection that ended (its client closed it, or died).
+    public func closed(_ connection: AgentConnection) {
+        release(connection)
+    }
+
+    private func release(_ connection: AgentConnection) {
+        guard let hold = connection.hold.withLock({ hold in hold.take() }) else { return }
+        hold.release()
+        busy.wrappingSubtract(1, ordering: .relaxed)
+        touch()
     }
 
     /// Performs an OAuth request for the vault at `path`.
@@ -159,6 +178,16 @@ public final class AgentRequestHandler: Sendable {
             case .bulkRefresh(let options, let resume, let dryRun):
                 return .report(
                     try Self.wait { [oauth] in try await oauth.bulkRefresh(options, resume: resume, dryRun: dryRun) })
+            case .campaign(let options, let resume, let worker, let leaseSeconds):
+                guard let campaigns = vault as? any CampaignStore else { throw BulkRefreshError.noCampaigns }
+                let worker = CampaignWorker(name: worker, lease: .seconds(min(max(leaseSeconds, 1), 3600)))
+                return .campaign(
+                    try Self.wait { [oauth] in
+                        try await oauth.campaignRefresh(in: campaigns, options, resume: resume, worker: worker)
+                    })
+            case .campaignStatus:
+                guard let campaigns = vault as? any CampaignStore else { throw BulkRefreshError.noCampaigns }
+                return .campaign(try campaigns.campaignStatus(nil))
             }
         }
     }
@@ -166,7 +195,7 @@ public final class AgentRequestHandler: Sendable {
     /// The checks and bookkeeping every request shares: the vault named, the idle deadline, the
     /// failure's category.
     private func perform<Response>(
-        vault path: String, touches: Bool, _ body: (Vault) throws -> Response
+        vault path: String, touches: Bool, _ body: (any KeyedVaultStore) throws -> Response
     ) -> AgentReply<Response> {
         // Clients send the canonical path already; resolve only what does not match as sent.
         guard path == vaultPath || AgentClient.canonical(path) == vaultPath else {
@@ -232,7 +261,9 @@ public final class AgentRequestHandler: Sendable {
         return .names(Array(sorted[start..<end]), more: end < sorted.endIndex)
     }
 
-    private func perform(_ request: AgentRequest, on vault: Vault) throws -> AgentResponse {
+    private func perform(
+        _ request: AgentRequest, on vault: any KeyedVaultStore, connection: AgentConnection?
+    ) throws -> AgentResponse {
         switch request {
         case .status:
             return .status(status())
@@ -274,7 +305,21 @@ public final class AgentRequestHandler: Sendable {
             }
             return .done
         case .lockOffset(let kind, let name):
-            return .offset(vault.entryLockOffset(for: try Self.key(kind, name)))
+            guard let file = vault as? Vault else {
+                throw RequestError("this vault's entry locks are held by the agent (hold_lock)")
+            }
+            return .offset(file.entryLockOffset(for: try Self.key(kind, name)))
+        case .holdLock(let kind, let name):
+            guard let connection else { throw RequestError("hold_lock needs a connection of its own") }
+            guard !connection.holdsLock else { throw RequestError("this connection already holds a lock") }
+            guard let hold = try EntryLockHold.take(try Self.key(kind, name), in: vault) else { return .found(false) }
+            connection.hold.withLock { $0 = hold }
+            // Held for a client that is working: the idle time-out waits for it.
+            busy.wrappingAdd(1, ordering: .relaxed)
+            return .found(true)
+        case .releaseLock:
+            if let connection { release(connection) }
+            return .done
         case .compact:
             try vault.compact()
             return .done

@@ -125,7 +125,11 @@ public final class AgentServer: Sendable {
     }
 
     private func serve(_ fd: Int32) {
-        defer { close(fd) }
+        let connection = AgentConnection()
+        defer {
+            handler.closed(connection)
+            close(fd)
+        }
         AgentSocket.setTimeouts(fd, seconds: 30)
         while !handler.isStopping {
             let frame: [UInt8]
@@ -138,11 +142,13 @@ public final class AgentServer: Sendable {
             }
             answering.wrappingAdd(1, ordering: .acquiringAndReleasing)
             defer { answering.wrappingSubtract(1, ordering: .releasing) }
-            guard let answer = handler.answer(frame) else {
+            guard let answer = handler.answer(frame, on: connection) else {
                 logger.debug("closing a connection: not a request")
                 return
             }
             guard (try? AgentFrame.write(answer, to: fd)) != nil else { return }
+            // A client holding an entry lock is busy with the entry: its connection waits as long as it works.
+            AgentSocket.setTimeouts(fd, seconds: connection.holdsLock ? 0 : 30)
         }
     }
 

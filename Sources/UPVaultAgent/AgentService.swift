@@ -27,7 +27,10 @@ public enum AgentService {
         vaultPath: String, environment: [String: String], ttl: Duration, idle: Duration, extend: Bool = false,
         allowUnlockedMemory: Bool = false, executable: String? = nil, key: () throws -> VaultKey
     ) throws -> (outcome: Outcome, status: AgentStatus, memory: MemoryLocking.Status) {
-        guard FileSystem.exists(vaultPath) else { throw VaultError.vaultNotFound(path: vaultPath) }
+        // A database vault's existence is the key's business (`key` reads its header).
+        if !VaultLocation.isURL(vaultPath) && !FileSystem.exists(vaultPath) {
+            throw VaultError.vaultNotFound(path: vaultPath)
+        }
         let memory = MemoryLocking.probe()
         if memory != .lockable && !allowUnlockedMemory { throw AgentError.memoryNotLockable(memory) }
         var replacing: AgentClient?
@@ -63,22 +66,30 @@ public enum AgentService {
         return (replacing == nil ? .started : .extended, try agent.status(), memory)
     }
 
-    /// The agent process: the key from descriptor 3, the vault opened with it, then the socket served
-    /// until the agent locks. Readiness or the reason it could not start goes to descriptor 4.
+    /// The agent process: the key from descriptor 3, the vault opened with it (by `open`: by default the
+    /// vault file at `vaultPath`; a database vault's opener comes from UPVaultPostgres' `StoreLocation`),
+    /// then the socket served until the agent locks. Readiness or the reason it could not start goes to
+    /// descriptor 4.
     public static func serve(
         vaultPath: String, socketPath: String, ttl: Duration, idle: Duration, allowUnlockedMemory: Bool = false,
-        logger: Logger = Vault.silentLogger
+        logger: Logger = Vault.silentLogger,
+        open: ((_ key: borrowing VaultKey) throws -> any KeyedVaultStore)? = nil
     ) async throws {
         let server: AgentServer
         let oauth: OAuthClient
         do {
-            let key = try AgentLauncher.receiveMasterKey()
+            let key = VaultKey(try AgentLauncher.receiveMasterKey())
             let memory = MemoryLocking.probe()
             if memory != .lockable {
                 guard allowUnlockedMemory else { throw AgentError.memoryNotLockable(memory) }
                 logger.warning("serving with unlocked memory", metadata: ["why": "\(MemoryLocking.describe(memory))"])
             }
-            let vault = try Vault.open(at: vaultPath, masterKey: key, logger: logger)
+            let vault: any KeyedVaultStore
+            if let open {
+                vault = try open(key)
+            } else {
+                vault = try Vault.open(at: vaultPath, key: key, logger: logger)
+            }
             oauth = OAuthClient(vault: vault, logger: logger)
             let handler = AgentRequestHandler(vault: vault, oauth: oauth, ttl: ttl, idle: idle, logger: logger)
             server = AgentServer(handler: handler, socketPath: socketPath, logger: logger)

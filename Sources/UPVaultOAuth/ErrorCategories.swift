@@ -31,5 +31,5 @@ extension GrantImportError: CategorizedError {
 }
 
 extension BulkRefreshError: CategorizedError {
-    public var category: FailureCategory { .failure }
+    public var category: FailureCategory { self == .noCampaigns ? .usage : .failure }
 }

@@ -18,6 +18,8 @@ public enum PostgresStoreError: Error, Sendable, Equatable, CustomStringConverti
     case server(sqlState: String, message: String)
     /// The database holds tables of a vault format this build does not read.
     case unsupportedSchema(version: Int16)
+    /// A re-key while a refresh campaign runs: it would change every name hash under the campaign's items.
+    case campaignRunning(id: Int64)
 
     /// The SQLSTATE of a server error; nil for any other.
     public var sqlState: String? {
@@ -36,6 +38,8 @@ public enum PostgresStoreError: Error, Sendable, Equatable, CustomStringConverti
             "the connection to PostgreSQL at \(server) broke before it answered (a write is all or nothing: "
                 + "read the entry again to see which)"
         case .server(let state, let message): "PostgreSQL error \(state): \(message)"
+        case .campaignRunning(let id):
+            "refresh campaign \(id) is running: re-key once it is over ('upvault refresh --status' shows it)"
         case .unsupportedSchema(let version):
             "the vault's tables are of format \(version), which this upvault does not read"
         }
@@ -49,6 +53,7 @@ extension PostgresStoreError: CategorizedError {
         case .connectionFailed, .connectionLost: .unavailable
         case .server: .failure
         case .unsupportedSchema: .integrity
+        case .campaignRunning: .busy
         }
     }
 }

@@ -36,6 +36,14 @@ extension PostgresVault {
         let versions: [(RowName, Int64)] = try session.withConnection { link in
             try link.transaction {
                 try lockHeader(expecting: held, link)
+                // A campaign's items name grants by name hash, which a re-key changes: not while one runs (a
+                // campaign that starts now waits for the header this transaction holds, then fails on it).
+                let running = try link.query(
+                    "SELECT id FROM \(unescaped: schema.quoted).campaigns WHERE finished_at IS NULL"
+                ).randomAccessRows
+                if let campaign = running.first {
+                    throw PostgresStoreError.campaignRunning(id: try campaign[0].decode(Int64.self))
+                }
                 let rows = try link.query(
                     "SELECT kind, name_hash, version, nonce, ciphertext FROM \(unescaped: schema.quoted).entries ORDER BY name_hash FOR UPDATE"
                 ).randomAccessRows

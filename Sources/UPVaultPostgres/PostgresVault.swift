@@ -45,7 +45,7 @@ public final class PostgresVault: KeyedVaultStore {
     }
 
     /// Zeroes this handle's keys now (the agent locking); every later call fails with `handleUnusable`.
-    package func wipeKeys() {
+    public func wipeKeys() {
         state.withLock { state in
             state.wiped = true
             state.keys = RowKeys.wiped()

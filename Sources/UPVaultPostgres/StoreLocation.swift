@@ -77,6 +77,17 @@ public enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// Opens the vault with its master key (the agent, handed the key by `upvault unlock`).
+    public func open(
+        key: borrowing VaultKey, environment: [String: String], logger: Logger = Vault.silentLogger
+    ) throws -> any KeyedVaultStore {
+        switch self {
+        case .file(let path): try Vault.open(at: path, key: key, logger: logger)
+        case .postgres(let location):
+            try PostgresVault.open(at: location, key: key, environment: environment, logger: logger)
+        }
+    }
+
     /// The handle an app should use: the agent's when `upvault unlock` started one for this vault, else
     /// the vault opened with the passphrase `passphrase` returns (asked only then).
     public func connect(

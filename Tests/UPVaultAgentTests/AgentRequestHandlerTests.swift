@@ -195,6 +195,48 @@ final class HandlerFixture: Sendable {
         await fixture.cleanUp()
     }
 
+    /// An entry lock the agent holds for a client (how a database vault's clients lock entries): one
+    /// holder at a time, let go on `release_lock` or when the client's connection ends (a client that
+    /// died), and the idle time-out waits while one is held.
+    @Test func heldEntryLocksBelongToTheirConnection() async throws {
+        let fixture = try HandlerFixture(ttl: 3600, idle: 60)
+        let (handler, path) = (fixture.handler, fixture.vault.path)
+        func hold(_ connection: AgentConnection?, _ name: String = "up/alice") async -> Bool? {
+            let reply = await offThePool {
+                handler.handle(
+                    .holdLock(kind: EntryKind.grant.rawValue, name: name), vault: path, connection: connection)
+            }
+            if case .ok(.found(let held)) = reply { return held }
+            if case .error(let failure) = reply { #expect(failure.category == .usage, "\(failure)") }
+            return nil
+        }
+        let (first, second, third) = (AgentConnection(), AgentConnection(), AgentConnection())
+        #expect(await hold(first) == true)
+        #expect(first.holdsLock)
+        #expect(await hold(second) == false, "a second holder of one entry")
+        #expect(await hold(second, "up/bob") == true, "another entry is free")
+        #expect(await hold(first, "up/carol") == nil, "one lock per connection")
+        #expect(await hold(nil) == nil, "a lock needs a connection to belong to")
+        fixture.clock.advance(61)
+        #expect(handler.expiry() == nil, "the idle time-out waits for the holders")
+
+        guard case .ok(.done) = handler.handle(.releaseLock, vault: path, connection: first) else {
+            Issue.record("release_lock failed")
+            return
+        }
+        #expect(!first.holdsLock)
+        #expect(await hold(third) == true, "released: the next holder gets it")
+        await offThePool { handler.closed(third) }
+        #expect(await hold(first) == true, "a closed connection's lock is let go")
+        await offThePool {
+            handler.closed(first)
+            handler.closed(second)
+        }
+        fixture.clock.advance(61)
+        #expect(handler.expiry() == "idle")
+        await fixture.cleanUp()
+    }
+
     @Test func lockWipesAndLaterRequestsAreRefusedAsLocked() async throws {
         let fixture = try HandlerFixture()
         let hooked = Atomic<Bool>(false)

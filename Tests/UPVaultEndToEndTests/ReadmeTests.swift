@@ -50,7 +50,7 @@ import UPVaultTesting
     @Test(.enabled(if: ProcessInfo.processInfo.environment["UPVAULT_TEST_POSTGRES"] != nil))
     func beyondOneMachineSnippetsRunAsWritten() throws {
         let snippets = try Self.usageSnippets(section: "Beyond one machine")
-        #expect(snippets.count == 2)
+        #expect(snippets.count == 3)
         let cli = CLI()
         defer { cli.cleanUp() }
         let environment = ProcessInfo.processInfo.environment
@@ -65,6 +65,9 @@ import UPVaultTesting
         #expect(text.contains("\"total\":1") && text.contains("\"failed\":0"), "\(text)")
         #expect(text.contains("\"needs_reauthorization\":0"), "\(text)")
         #expect(text.contains("every entry verified"))
+        // Through the agent, with no passphrase: the secret, and a campaign run in the agent.
+        #expect(text.components(separatedBy: "ghp_example_token").count == 3, "\(text)")
+        #expect(text.contains("refreshing in the agent"), "\(text)")
     }
 
     /// Waits for `process` by its pid (blocking `waitpid`), and its exit status; Foundation's own wait is
@@ -116,6 +119,7 @@ import UPVaultTesting
         var cleanup = cli
         cleanup.environment["HOME"] = cli.directory
         _ = try? cleanup.run(["lock"])
+        if let database = extra["UPVAULT_DATABASE"] { _ = try? cleanup.run(["lock", "--vault", database]) }
         return (status, text)
     }
 }

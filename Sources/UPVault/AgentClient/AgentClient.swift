@@ -38,13 +38,7 @@ public final class AgentClient: VaultStore {
         let socketPath = AgentSocket.path(environment: environment)
         if access(AgentSocket.directory(of: socketPath), F_OK) != 0 { return nil }
         try AgentSocket.checkDirectory(of: socketPath, create: false)
-        guard let fd = try AgentSocket.connect(socketPath) else { return nil }
-        guard let peer = AgentSocket.peer(of: fd), peer.uid == geteuid() else {
-            let uid = AgentSocket.peer(of: fd)?.uid ?? UInt32.max
-            close(fd)
-            throw .foreignPeer(uid: uid)
-        }
-        AgentSocket.setTimeouts(fd, seconds: 120)
+        guard let fd = try connectToOwnAgent(socketPath) else { return nil }
         let client = AgentClient(path: Self.canonical(vaultPath), socketPath: socketPath, fd: fd)
         guard verifyingVault else { return client }
         do {
@@ -59,8 +53,22 @@ public final class AgentClient: VaultStore {
         return client
     }
 
-    /// The vault path as the agent compares it: the directory resolved, the file name kept.
+    /// A connection to the socket, checked to be served by a process of our own user; nil when nothing listens.
+    private static func connectToOwnAgent(_ socketPath: String) throws(AgentError) -> Int32? {
+        guard let fd = try AgentSocket.connect(socketPath) else { return nil }
+        guard let peer = AgentSocket.peer(of: fd), peer.uid == geteuid() else {
+            let uid = AgentSocket.peer(of: fd)?.uid ?? UInt32.max
+            close(fd)
+            throw .foreignPeer(uid: uid)
+        }
+        AgentSocket.setTimeouts(fd, seconds: 120)
+        return fd
+    }
+
+    /// The vault path as the agent compares it: the directory resolved, the file name kept; a URL (a vault
+    /// in a database) as written.
     package static func canonical(_ path: String) -> String {
+        if VaultLocation.isURL(path) { return path }
         let directory = FileSystem.directory(of: path)
         let name = path.split(separator: "/").last.map(String.init) ?? path
         guard let resolved = realpath(directory, nil) else { return path }
@@ -217,10 +225,40 @@ public final class AgentClient: VaultStore {
         _ = try send(.compact)
     }
 
+    /// A vault file's entry lock is taken here, on the lock file, at the offset the agent computes (the
+    /// offset needs the key). A database vault's is held by the agent for this process, on a connection of
+    /// its own (`holdLock`) until `body` returns; if this process dies, the agent sees the connection
+    /// close and lets the lock go.
     public func withEntryLock<R>(_ key: EntryKey, timeout: Duration, _ body: () async throws -> R) async throws -> R {
-        guard case .offset(let offset) = try send(.lockOffset(kind: key.kind.rawValue, name: key.name)) else {
-            throw AgentError.protocolViolation("lock_offset without an offset")
+        guard VaultLocation.isURL(path) else {
+            guard case .offset(let offset) = try send(.lockOffset(kind: key.kind.rawValue, name: key.name)) else {
+                throw AgentError.protocolViolation("lock_offset without an offset")
+            }
+            return try await Vault.withEntryLock(vaultPath: path, offset: offset, key: key, timeout: timeout, body)
         }
-        return try await Vault.withEntryLock(vaultPath: path, offset: offset, key: key, timeout: timeout, body)
+        let holder = try await hold(key, timeout: timeout)
+        defer { withExtendedLifetime(holder) {} }
+        let result = try await body()
+        _ = try? holder.send(.releaseLock)
+        return result
+    }
+
+    /// A second connection on which the agent holds the lock of `key` (closing it lets the lock go). The
+    /// agent tries once per request; this waits between tries as the file lock does, without a thread.
+    private func hold(_ key: EntryKey, timeout: Duration) async throws -> AgentClient {
+        guard let fd = try Self.connectToOwnAgent(socketPath) else { throw AgentError.connectionLost("no agent") }
+        let holder = AgentClient(path: path, socketPath: socketPath, fd: fd)
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: timeout)
+        var pause = Duration.milliseconds(2)
+        while true {
+            guard case .found(let held) = try holder.send(.holdLock(kind: key.kind.rawValue, name: key.name)) else {
+                throw AgentError.protocolViolation("hold_lock without an answer")
+            }
+            if held { return holder }
+            if clock.now >= deadline { throw VaultError.entryLockTimeout(key) }
+            try await Task.sleep(for: pause)
+            pause = min(pause * 2, .milliseconds(50))
+        }
     }
 }

@@ -187,6 +187,12 @@ package enum AgentRequest: AgentOperations, Equatable {
     case contains(kind: UInt8, name: String)
     case write(changes: [Change])
     case lockOffset(kind: UInt8, name: String)
+    /// Try once to take the entry's lock (a database vault's): `found(true)` when this connection now holds
+    /// it, until `releaseLock` or until the connection closes; `found(false)` when another holder has it.
+    /// One lock per connection.
+    case holdLock(kind: UInt8, name: String)
+    /// Let go of the lock this connection holds.
+    case releaseLock
     case compact
 
     package static let envelopeKey = "request"

@@ -113,7 +113,7 @@ extension Vault {
 
     /// Zeroes and frees this handle's keys and decrypted scratch now, whoever else still holds the
     /// handle (the agent locking). Every later operation on it fails with `handleUnusable`.
-    package func wipeKeys() {
+    public func wipeKeys() {
         state.withLock { state in
             state.wiped = true
             state.keys = VaultKeys(masterKey: SecureBytes(count: KeyDerivation.masterKeyByteCount))

@@ -10,7 +10,7 @@ import Glibc
 public struct VaultKey: ~Copyable, Sendable {
     let masterKey: SecureBytes
 
-    init(_ masterKey: consuming SecureBytes) {
+    package init(_ masterKey: consuming SecureBytes) {
         self.masterKey = masterKey
     }
 

@@ -36,6 +36,9 @@ public protocol KeyedVaultStore: VaultStore {
     func statistics() throws -> VaultStatistics
     /// Reads and checks everything the vault holds (`fsck`), and says what it holds.
     func verify() throws -> VaultStatistics
+    /// Zeroes this handle's keys and decrypted scratch now, whoever else holds the handle (the agent
+    /// locking); every later call on it fails with `VaultError.handleUnusable`.
+    func wipeKeys()
 }
 
 /// A store that reports the versions its writes give (the file vault and the database vault), so a

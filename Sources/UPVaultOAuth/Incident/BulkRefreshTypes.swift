@@ -134,11 +134,14 @@ public enum BulkRefreshError: Error, Sendable, Equatable, CustomStringConvertibl
     case nothingToResume
     /// Bulk refresh needs the vault itself (in this process, or in the agent).
     case needsVault
+    /// A refresh campaign needs a vault that keeps campaigns (a database vault, here or in the agent).
+    case noCampaigns
 
     public var description: String {
         switch self {
         case .nothingToResume: "there is no interrupted refresh run to resume"
         case .needsVault: "a bulk refresh runs on the vault itself (directly or in the agent)"
+        case .noCampaigns: "refresh campaigns are kept by a database vault; a vault file's run reports as it goes"
         }
     }
 }

@@ -23,13 +23,9 @@ struct Unlock: ParsableCommand {
     var allowUnlockedMemory = false
 
     func run() throws {
-        if case .postgres = try options.location() {
-            throw CLIError(
-                description: "the agent serves vault files only, for now: commands on a database vault ask for the "
-                    + "passphrase (UPVAULT_PASSPHRASE_FILE, --passphrase-fd)", category: .usage)
-        }
         let (outcome, status, memory) = try AgentService.unlock(
-            vaultPath: options.vaultPath, environment: options.environment, ttl: ttl.duration, idle: idle.duration,
+            vaultPath: try options.location().description, environment: options.environment, ttl: ttl.duration,
+            idle: idle.duration,
             extend: extend, allowUnlockedMemory: allowUnlockedMemory, key: options.unlockKey)
         if memory != .lockable { Terminal.warning("the agent runs anyway: \(MemoryLocking.describe(memory))") }
         if let tail = status.tail { options.warnAbout(tail) }
@@ -56,7 +52,8 @@ struct Lock: ParsableCommand {
     @OptionGroup var options: GlobalOptions
 
     func run() throws {
-        guard let agent = try AgentClient.connect(vaultPath: options.vaultPath, environment: options.environment) else {
+        let location = try options.location().description
+        guard let agent = try AgentClient.connect(vaultPath: location, environment: options.environment) else {
             if !options.json { Terminal.error("not unlocked") }
             return
         }
@@ -77,9 +74,12 @@ struct AgentCommand: AsyncParsableCommand {
     @Flag var allowUnlockedMemory = false
 
     func run() async throws {
+        let location = try options.location()
+        let (environment, logger) = (options.environment, options.logger)
         try await AgentService.serve(
-            vaultPath: options.vaultPath, socketPath: socket, ttl: .seconds(ttl), idle: .seconds(idle),
-            allowUnlockedMemory: allowUnlockedMemory, logger: options.logger)
+            vaultPath: location.description, socketPath: socket, ttl: .seconds(ttl), idle: .seconds(idle),
+            allowUnlockedMemory: allowUnlockedMemory, logger: logger
+        ) { key in try location.open(key: key, environment: environment, logger: logger) }
     }
 }
 

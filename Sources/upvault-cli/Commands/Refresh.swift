@@ -55,8 +55,8 @@ struct Refresh: AsyncParsableCommand {
             concurrency: concurrency,
             rate: rate?.rate.perSecond)
         let store = try options.openStore()
-        if let campaigns = store as? any CampaignStore, !dryRun {
-            try await runCampaign(campaigns, selection)
+        if OAuthClient.runsCampaigns(store) && !dryRun {
+            try await runCampaign(store, selection)
             return
         }
         if store is AgentClient && !options.json { Terminal.error("refreshing in the agent ...") }
@@ -76,19 +76,16 @@ struct Refresh: AsyncParsableCommand {
 
     /// A database vault: this process works on the vault's campaign (joined, or started) with any other
     /// workers, and prints the campaign's counts at the end.
-    func runCampaign(_ store: any CampaignStore, _ selection: BulkRefreshOptions) async throws {
+    func runCampaign(_ store: any VaultStore, _ selection: BulkRefreshOptions) async throws {
         let json = options.json
-        let display = ProgressDisplay(enabled: !json && Terminal.standardErrorIsTerminal)
-        let status = try await withOAuthClient(
-            store, connectionsPerHost: selection.concurrency, logger: options.logger
-        ) { client in
-            try await client.campaignRefresh(
-                in: store, selection, resume: resume, worker: CampaignWorker(name: worker, lease: .seconds(lease)),
-                progress: { display.update(BulkRefreshProgress($0)) },
-                issue: { item, reauthorization in
-                    if json { try? JSONOutput.print(FailureLine(item, needsReauthorization: reauthorization)) }
-                })
-        }
+        if store is AgentClient && !json { Terminal.error("refreshing in the agent ...") }
+        let display = ProgressDisplay(enabled: !json && Terminal.standardErrorIsTerminal && !(store is AgentClient))
+        let status = try await OAuthClient.campaignRefresh(
+            in: store, selection, resume: resume, worker: CampaignWorker(name: worker, lease: .seconds(lease)),
+            logger: options.logger, progress: { display.update(BulkRefreshProgress($0)) },
+            issue: { item, reauthorization in
+                if json { try? JSONOutput.print(FailureLine(item, needsReauthorization: reauthorization)) }
+            })
         display.finish()
         try Self.print(status, json: json)
         if status.failed > 0 { throw ExitStatus.someFailed.exitCode }
@@ -96,12 +93,7 @@ struct Refresh: AsyncParsableCommand {
     }
 
     func showCampaign() throws {
-        guard let store = try options.openStore() as? any CampaignStore else {
-            throw CLIError(
-                description: "--status shows the campaign of a database vault; a vault file's run reports as it goes",
-                category: .usage)
-        }
-        guard let status = try store.campaignStatus(nil) else {
+        guard let status = try OAuthClient.campaignStatus(of: try options.openStore()) else {
             throw CLIError(description: "this vault has had no refresh campaign", category: .failure)
         }
         try Self.print(status, json: options.json)
