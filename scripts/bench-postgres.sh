@@ -7,7 +7,8 @@
 #              4 worker processes at once: committed refreshes per second, from the first worker's start
 #              to the last one's end, every grant refreshed (checked)
 #   put/get    one `upvault secret set` and one `upvault secret get`, file vault beside database vault
-#              (hyperfine; both at Argon2id's minimum cost, so the difference is the store)
+#              (hyperfine; both at Argon2id's minimum cost, so the difference is the store), then the same
+#              through the agent after `upvault unlock` (no Argon2id at all)
 #
 # G=20000 by default. Needs hyperfine and /usr/bin/time.
 set -euo pipefail
@@ -91,6 +92,26 @@ for result in json.load(open(sys.argv[1]))["results"]:
     print("%s|%.1f ms ± %.1f" % (result["command"], result["mean"] * 1000, result["stddev"] * 1000))
 EOF
 while IFS='|' read -r name value; do row "\`secret ${name%%,*}\` (whole command), ${name#*, }" "$value" "Argon2id 1 pass, 8 MiB"; done < "$work/putget.txt"
+
+# The same through the agent (`upvault unlock`), as scripts call it: one agent per vault, on its own socket,
+# the vault named by UPVAULT_PATH.
+file_agent="UPVAULT_AGENT_SOCK=$work/file-agent/agent.sock UPVAULT_PATH=$work/file.upv"
+db_agent="UPVAULT_AGENT_SOCK=$work/db-agent/agent.sock UPVAULT_PATH='$database'"
+env UPVAULT_AGENT_SOCK="$work/file-agent/agent.sock" "$bin/upvault" unlock --vault "$work/file.upv" 2>/dev/null
+env UPVAULT_AGENT_SOCK="$work/db-agent/agent.sock" "$bin/upvault" unlock --vault "$database" 2>/dev/null
+hyperfine --warmup 5 --runs 60 --export-json "$work/agent.json" \
+  -n "get, file" "$file_agent $bin/upvault secret get probe" \
+  -n "get, postgres" "$db_agent $bin/upvault secret get probe" \
+  -n "put, file" "$file_agent $bin/upvault secret set probe < $work/value" \
+  -n "put, postgres" "$db_agent $bin/upvault secret set probe < $work/value" >/dev/null 2>&1
+env UPVAULT_AGENT_SOCK="$work/file-agent/agent.sock" "$bin/upvault" lock --vault "$work/file.upv" 2>/dev/null
+env UPVAULT_AGENT_SOCK="$work/db-agent/agent.sock" "$bin/upvault" lock --vault "$database" 2>/dev/null
+python3 - "$work/agent.json" <<'EOF' > "$work/agent.txt"
+import json, sys
+for result in json.load(open(sys.argv[1]))["results"]:
+    print("%s|%.1f ms ± %.1f" % (result["command"], result["mean"] * 1000, result["stddev"] * 1000))
+EOF
+while IFS='|' read -r name value; do row "\`secret ${name%%,*}\` through the agent, ${name#*, }" "$value" "after \`upvault unlock\`"; done < "$work/agent.txt"
 
 echo
 echo "| what | measured | notes |"
