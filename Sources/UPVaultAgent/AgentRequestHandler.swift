@@ -170,6 +170,10 @@ public final class AgentRequestHandler: Sendable {
                 // A client that named neither app nor user leaves the choice to the vault (one round trip).
                 let (app, user) = try GrantSelector(app: app, user: user).grant(in: vault)
                 let margin = Duration.seconds(max(0, minValid))
+                // A valid token (the common case) is answered on this thread, with no hop to a task.
+                if !force, let token = try oauth.freshAccessToken(app: app, user: user, minimumValidity: margin) {
+                    return .token(token)
+                }
                 return .token(
                     try Self.wait { [oauth] in
                         if force { return try await oauth.refresh(app: app, user: user).accessToken }

@@ -15,6 +15,7 @@ public final class AgentServer: Sendable {
     private let socketPath: String
     private let logger: Logger
     private let connections = Atomic<Int>(0)
+    private let threads = ConnectionThreads()
     /// Requests read and not yet answered: the server waits for them before it returns (and the process
     /// exits), so the answer to `lock` reaches its client.
     private let answering = Atomic<Int>(0)
@@ -91,7 +92,7 @@ public final class AgentServer: Sendable {
                 Self.refuseAsBusy(connection)
                 continue
             }
-            DetachedThread.start { [self] in
+            threads.run { [self] in
                 serve(connection)
                 connections.wrappingSubtract(1, ordering: .relaxed)
             }

@@ -182,6 +182,16 @@ public final class OAuthClient: Sendable {
         return try await refresh(grant, unless: { $0.isFresh(at: self.now(), margin: margin) }).accessToken
     }
 
+    /// The grant's access token when it is valid for `minimumValidity` more (or its expiry is unknown), read
+    /// without suspending; nil when it needs a refresh first (`accessToken` does that).
+    public func freshAccessToken(
+        app: String, user: String, minimumValidity: Duration = .seconds(300)
+    ) throws(OAuthError) -> String? {
+        let grant = try grant(app: app, user: user)
+        try Self.requireActive(grant)
+        return grant.isFresh(at: now(), margin: minimumValidity.components.seconds) ? grant.accessToken : nil
+    }
+
     /// Refreshes the grant now, whatever its expiry.
     @discardableResult
     public func refresh(app: String, user: String) async throws(OAuthError) -> Grant {

@@ -1,0 +1,46 @@
+import Dispatch
+import Synchronization
+
+/// The threads that serve the agent's connections, kept for the next connection instead of made and ended
+/// for each one: a script that calls `upvault token` in a loop opens a connection per call, and a thread's
+/// start and end (its stack mapped and unmapped, on every core) cost more than the request.
+final class ConnectionThreads: Sendable {
+    private struct Queue {
+        var jobs: [@Sendable () -> Void] = []
+        var idle = 0
+    }
+
+    private let queue = Mutex(Queue())
+    private let wake = DispatchSemaphore(value: 0)
+    /// Threads kept waiting at most; beyond that a thread ends once its connection does.
+    private let keep: Int
+
+    init(keep: Int = 8) {
+        self.keep = keep
+    }
+
+    /// Runs `job` on a waiting thread, or on a new one when none waits. Every job gets a thread: each
+    /// submission either wakes one waiting thread or starts one, and each of those looks at the queue.
+    func run(_ job: @escaping @Sendable () -> Void) {
+        let start = queue.withLock { queue -> Bool in
+            queue.jobs.append(job)
+            guard queue.idle > 0 else { return true }
+            queue.idle -= 1
+            return false
+        }
+        if start { DetachedThread.start { self.work() } } else { wake.signal() }
+    }
+
+    private func work() {
+        while true {
+            while let job = queue.withLock({ $0.jobs.isEmpty ? nil : $0.jobs.removeFirst() }) { job() }
+            let waits = queue.withLock { queue -> Bool in
+                guard queue.idle < keep else { return false }
+                queue.idle += 1
+                return true
+            }
+            guard waits else { return }
+            wake.wait()
+        }
+    }
+}
