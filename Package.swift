@@ -86,7 +86,11 @@ let package = Package(
         // else replaces itself with upvault-cli, which is installed beside it.
         .executableTarget(
             name: "upvault",
-            dependencies: ["UPVault", "CPosixShims"]
+            dependencies: ["UPVault", "CPosixShims"],
+            // Linked fully static in release (glibc and libsodium too): no dynamic loader, no library search
+            // and relocation at each start, which was most of a `token` call. Tests link debug builds, so
+            // the flag never reaches a test link.
+            linkerSettings: [.unsafeFlags(["-static-executable"], .when(configuration: .release))]
         ),
         .executableTarget(
             name: "upvault-cli",
