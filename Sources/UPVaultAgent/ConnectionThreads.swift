@@ -28,12 +28,24 @@ final class ConnectionThreads: Sendable {
             queue.idle -= 1
             return false
         }
-        if start { DetachedThread.start { self.work() } } else { wake.signal() }
+        guard start else {
+            wake.signal()
+            return
+        }
+        // No thread to be had: the job runs here, as the caller would have run it without this pool.
+        if !DetachedThread.tryStart({ self.work() }), let job = takeJob() { job() }
+    }
+
+    /// Threads waiting for a job now.
+    var waiting: Int { queue.withLock { $0.idle } }
+
+    private func takeJob() -> (@Sendable () -> Void)? {
+        queue.withLock { $0.jobs.isEmpty ? nil : $0.jobs.removeFirst() }
     }
 
     private func work() {
         while true {
-            while let job = queue.withLock({ $0.jobs.isEmpty ? nil : $0.jobs.removeFirst() }) { job() }
+            while let job = takeJob() { job() }
             let waits = queue.withLock { queue -> Bool in
                 guard queue.idle < keep else { return false }
                 queue.idle += 1

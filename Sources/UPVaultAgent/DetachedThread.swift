@@ -10,7 +10,13 @@ public enum DetachedThread {
         init(_ body: @escaping @Sendable () -> Void) { self.body = body }
     }
 
+    /// Runs `body` on a new thread, or here when no thread can be made.
     public static func start(_ body: @escaping @Sendable () -> Void) {
+        if !tryStart(body) { body() }
+    }
+
+    /// Runs `body` on a new thread; false (and `body` not run) when no thread can be made.
+    static func tryStart(_ body: @escaping @Sendable () -> Void) -> Bool {
         let box = Unmanaged.passRetained(Box(body)).toOpaque()
         var thread = pthread_t()
         let status = pthread_create(
@@ -20,11 +26,11 @@ public enum DetachedThread {
                 box.body()
                 return nil
             }, box)
-        if status == 0 {
-            pthread_detach(thread)
-        } else {
+        guard status == 0 else {
             Unmanaged<Box>.fromOpaque(box).release()
-            body()
+            return false
         }
+        pthread_detach(thread)
+        return true
     }
 }
