@@ -129,7 +129,7 @@ let package = Package(
         // Drives the store from child processes for the crash and concurrency tests (not a product).
         .executableTarget(
             name: "upvault-test-helper",
-            dependencies: ["UPVault"]
+            dependencies: ["UPVault", "UPVaultPostgres"]
         ),
         // What every test target shares: temporary directories, the vault fixture, the CLI harness and
         // the one sandbox launcher (a process, or in-process). Not a product.
@@ -160,7 +160,7 @@ let package = Package(
         .testTarget(
             name: "UPVaultStoreTests",
             dependencies: [
-                "UPVault", "UPVaultPostgres", "UPVaultTesting",
+                "UPVault", "UPVaultPostgres", "UPVaultTesting", "upvault-test-helper",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -114,7 +114,7 @@ public enum AgentLauncher {
 
     /// The agent's side: why it could not start, as `E <category> <message>` (what `start` throws).
     public static func reportFailure(_ error: any Error) {
-        let message = (error as? any CustomStringConvertible)?.description ?? "cannot open the vault"
+        let message = (error as Any as? any CustomStringConvertible)?.description ?? "cannot open the vault"
         report("E \(FailureCategory(of: error).rawValue) " + message)
     }
 

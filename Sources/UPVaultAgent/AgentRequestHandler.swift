@@ -228,7 +228,7 @@ public final class AgentRequestHandler: Sendable {
                 // Our key no longer opens the vault: lock, so clients fall back to the passphrase.
                 stopping.store(true, ordering: .relaxed)
             }
-            let message = (error as? any CustomStringConvertible)?.description ?? "\(type(of: error))"
+            let message = (error as Any as? any CustomStringConvertible)?.description ?? "\(type(of: error))"
             return .error(AgentFailure(category: FailureCategory(of: error), message: message))
         }
     }

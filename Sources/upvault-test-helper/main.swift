@@ -1,6 +1,7 @@
-// Drives a vault from a child process for the crash and concurrency tests in Tests/UPVaultTests.
-// Not a product. Every acknowledged operation prints one line on stdout, written only after the
-// library call returned (that is, after fdatasync).
+// Drives a vault from a child process for the crash and concurrency tests (Tests/UPVaultTests, and the
+// store conformance suite in Tests/UPVaultStoreTests). Not a product. VAULT is a file or a PostgreSQL URL
+// (`StoreLocation`). Every acknowledged operation prints one line on stdout, written only after the
+// library call returned (after fdatasync, or after the database committed).
 //
 //   upvault-test-helper append VAULT PASSFILE PREFIX START COUNT [BATCH]
 //       puts secret PREFIX-i = "value-PREFIX-i" for i in START..<START+COUNT, BATCH per commit; prints
@@ -8,6 +9,7 @@
 //   upvault-test-helper churn VAULT PASSFILE PREFIX COUNT
 //       overwrites PREFIX-(i % 8) with "value-PREFIX-i" and compacts every 4th put; prints i
 import UPVault
+import UPVaultPostgres
 
 #if canImport(Glibc)
 import Glibc
@@ -36,8 +38,10 @@ guard arguments.count >= 5 else { fail("usage: see the comment at the top of mai
 let testLimits = KDFLimits(opsLimit: 1...10, memLimit: 8192...(1 << 30))
 
 do {
-    let passphrase = try PassphraseSource.file(arguments[3]).read(prompt: "")
-    let vault = try Vault.open(at: arguments[2], passphrase: passphrase, limits: testLimits)
+    let environment = Vault.processEnvironment()
+    let vault = try StoreLocation(arguments[2], environment: environment).open(
+        environment: environment, limits: testLimits
+    ) { try PassphraseSource.file(arguments[3]).read(prompt: "") }
     let prefix = arguments[4]
     switch arguments[1] {
     case "append":
@@ -48,7 +52,7 @@ do {
         var i = start
         while i < start + count {
             let end = min(i + batch, start + count)
-            try vault.write { (transaction) throws(VaultError) in
+            try vault.write { transaction in
                 for j in i..<end {
                     try transaction.put(
                         EntryKey(.secret, "\(prefix)-\(j)"),
