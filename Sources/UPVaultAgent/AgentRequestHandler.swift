@@ -41,10 +41,9 @@ public final class AgentRequestHandler: Sendable {
     private let lockHook = Mutex<(@Sendable () -> Void)?>(nil)
 
     /// - Parameters:
-    ///   - oauth: the flows `token` and `bulk_refresh` run through (on `vault`).
-    ///   - now: Unix seconds; the time-outs are measured on it.
-    /// - Parameters:
     ///   - vault: the unlocked vault, a file (`Vault`) or a database vault (UPVaultPostgres).
+    ///   - oauth: the flows `token`, `bulk_refresh` and `campaign` run through (on `vault`).
+    ///   - now: Unix seconds; the time-outs are measured on it.
     public init(
         vault: any KeyedVaultStore, oauth: OAuthClient, ttl: Duration, idle: Duration,
         logger: Logger = Vault.silentLogger,

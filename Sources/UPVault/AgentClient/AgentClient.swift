@@ -237,10 +237,9 @@ public final class AgentClient: VaultStore {
             return try await Vault.withEntryLock(vaultPath: path, offset: offset, key: key, timeout: timeout, body)
         }
         let holder = try await hold(key, timeout: timeout)
-        defer { withExtendedLifetime(holder) {} }
-        let result = try await body()
-        _ = try? holder.send(.releaseLock)
-        return result
+        // Let go at once, whatever `body` did (closing the connection would too, a moment later).
+        defer { _ = try? holder.send(.releaseLock) }
+        return try await body()
     }
 
     /// A second connection on which the agent holds the lock of `key` (closing it lets the lock go). The
