@@ -101,6 +101,16 @@ import UPVaultTesting
             try GrantImport.importFile(path, into: fixture.vault, app: "up", now: fixture.now)
         }
         #expect(try fixture.vault.names(of: .grant).isEmpty, "a bad file imported something")
+        // The first failure in the file's order is the one reported, though the JSON breaks further on.
+        var early = items
+        early[100] = #"{"user": "u-bad", "access_token": "a b"}"#
+        try write("[" + early.joined(separator: ",\n") + ",]")
+        #expect {
+            try GrantImport.importFile(path, into: fixture.vault, app: "up", now: fixture.now)
+        } throws: { error in
+            guard case GrantImportError.invalidItem(let index, _, _) = error else { return false }
+            return index == 100
+        }
         try write(" [" + items.joined(separator: " , ") + "]\n")
         #expect(try GrantImport.importFile(path, into: fixture.vault, app: "up", now: fixture.now) == 12_000)
         #expect(try fixture.vault.names(of: .grant).count == 12_000)
