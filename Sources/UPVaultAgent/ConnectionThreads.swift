@@ -14,9 +14,12 @@ final class ConnectionThreads: Sendable {
     private let wake = DispatchSemaphore(value: 0)
     /// Threads kept waiting at most; beyond that a thread ends once its connection does.
     private let keep: Int
+    /// Called each time a thread starts waiting for a job (tests wait on it instead of a clock).
+    private let becameIdle: @Sendable () -> Void
 
-    init(keep: Int = 8) {
+    init(keep: Int = 8, becameIdle: @escaping @Sendable () -> Void = {}) {
         self.keep = keep
+        self.becameIdle = becameIdle
     }
 
     /// Runs `job` on a waiting thread, or on a new one when none waits. Every job gets a thread: each
@@ -52,6 +55,7 @@ final class ConnectionThreads: Sendable {
                 return true
             }
             guard waits else { return }
+            becameIdle()
             wake.wait()
         }
     }

@@ -58,16 +58,9 @@ package final class RunningCommand: @unchecked Sendable {
         kill(upvaultPID, signal)
     }
 
-    /// The command line the kernel shows for the upvault process (what `ps` would print). It reads empty
-    /// while the process is between images (`upvault` replacing itself with `upvault-cli`, or `setsid`'s
-    /// child becoming `upvault`): read again until it is not, or the process has ended (a second at most).
+    /// The command line the kernel shows for the upvault process (what `ps` would print).
     package var commandLine: String {
-        var bytes = Data()
-        for _ in 0..<1000 {
-            bytes = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(upvaultPID)/cmdline"))) ?? Data()
-            if !bytes.isEmpty || !process.isRunning { break }
-            usleep(1000)
-        }
+        let bytes = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(upvaultPID)/cmdline"))) ?? Data()
         return String(decoding: bytes.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
     }
 }

@@ -116,8 +116,11 @@ package final class Sandbox: @unchecked Sendable {
     /// unanswered; once it has taken `count` (the command is then surely waiting on held requests), the
     /// upvault process is killed and the hold lifted. Returns the refresh requests taken so far.
     /// `counter` is the statistic the hold counts (`revocation_requests` for a bulk revocation).
+    /// `beforeKill` runs once the count is reached, just before the kill: the command has then been
+    /// sending requests for a while, so what it checks (which process is about to be killed) is settled.
     package func killMidRun(
-        _ command: RunningCommand, after count: Int, counter: String = "refresh_grants"
+        _ command: RunningCommand, after count: Int, counter: String = "refresh_grants",
+        beforeKill: () -> Void = {}
     ) async throws -> Int {
         try await admin("faults", "hold_after=\(count)")
         var seen = 0
@@ -126,6 +129,7 @@ package final class Sandbox: @unchecked Sendable {
             if seen >= count { break }
             try await Task.sleep(for: .milliseconds(5))
         }
+        beforeKill()
         command.signal(SIGKILL)
         try await admin("faults", "hold_after=0")
         return try await stats()[counter] ?? seen

@@ -18,7 +18,8 @@ func threadID() -> Int32 {
     /// one connection serves the next instead of a new thread being made (kernel thread ids, never reused
     /// this soon, tell them apart).
     @Test func everyJobRunsAtOnceAndThreadsAreKept() async {
-        let threads = ConnectionThreads(keep: 4)
+        let idle = DispatchSemaphore(value: 0)
+        let threads = ConnectionThreads(keep: 4) { idle.signal() }
         let started = DispatchSemaphore(value: 0)
         let release = DispatchSemaphore(value: 0)
         let first = Mutex<Set<Int32>>([])
@@ -32,12 +33,9 @@ func threadID() -> Int32 {
         await offThePool { for _ in 0..<10 { started.wait() } }
         #expect(first.withLock { $0.count } == 10, "ten jobs ran side by side")
         for _ in 0..<10 { release.signal() }
-        // Four of the ten threads stay; wait for them (a counter, not a clock).
-        let kept = await offThePool {
-            for _ in 0..<10_000 where threads.waiting < 4 { usleep(1000) }
-            return threads.waiting
-        }
-        #expect(kept == 4)
+        // Four of the ten threads stay: each says so as it starts waiting (a condition, not a clock).
+        let kept = await offThePool { (0..<4).allSatisfy { _ in idle.wait(timeout: .now() + 30) == .success } }
+        #expect(kept && threads.waiting == 4)
         let second = Mutex<Set<Int32>>([])
         for _ in 0..<6 {
             let done = DispatchSemaphore(value: 0)

@@ -143,46 +143,5 @@ public struct CampaignStatus: Sendable, Equatable, Codable {
         case alreadyFresh = "already_fresh"
         case needsReauthorization = "needs_reauthorization"
         case etaSeconds = "eta_seconds"
-        case done, left
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(
-            id: try container.decode(Int64.self, forKey: .id),
-            startedAt: try container.decode(Int64.self, forKey: .startedAt),
-            finishedAt: try container.decodeIfPresent(Int64.self, forKey: .finishedAt),
-            total: try container.decode(Int.self, forKey: .total),
-            waiting: try container.decode(Int.self, forKey: .waiting),
-            claimed: try container.decode(Int.self, forKey: .claimed),
-            refreshed: try container.decode(Int.self, forKey: .refreshed),
-            alreadyFresh: try container.decode(Int.self, forKey: .alreadyFresh),
-            needsReauthorization: try container.decode(Int.self, forKey: .needsReauthorization),
-            failed: try container.decode(Int.self, forKey: .failed),
-            skipped: try container.decode(Int.self, forKey: .skipped),
-            workers: try container.decode(Int.self, forKey: .workers),
-            rate: try container.decode(Double.self, forKey: .rate),
-            etaSeconds: try container.decodeIfPresent(Int64.self, forKey: .etaSeconds))
-    }
-
-    /// Every count, and `done` and `left` as the text report shows them.
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(startedAt, forKey: .startedAt)
-        try container.encodeIfPresent(finishedAt, forKey: .finishedAt)
-        try container.encode(total, forKey: .total)
-        try container.encode(done, forKey: .done)
-        try container.encode(left, forKey: .left)
-        try container.encode(waiting, forKey: .waiting)
-        try container.encode(claimed, forKey: .claimed)
-        try container.encode(refreshed, forKey: .refreshed)
-        try container.encode(alreadyFresh, forKey: .alreadyFresh)
-        try container.encode(needsReauthorization, forKey: .needsReauthorization)
-        try container.encode(failed, forKey: .failed)
-        try container.encode(skipped, forKey: .skipped)
-        try container.encode(workers, forKey: .workers)
-        try container.encode(rate, forKey: .rate)
-        try container.encodeIfPresent(etaSeconds, forKey: .etaSeconds)
     }
 }

@@ -101,7 +101,7 @@ struct Refresh: AsyncParsableCommand {
 
     static func print(_ status: CampaignStatus, json: Bool) throws {
         if json {
-            try JSONOutput.print(status)
+            try JSONOutput.print(CampaignStatusView(status: status))
             return
         }
         let state =
@@ -121,6 +121,20 @@ struct Refresh: AsyncParsableCommand {
             lines.append("rate:                  \(Int(status.rate.rounded())) grants/s over the last minute\(eta)")
         }
         Terminal.error(lines.joined(separator: "\n"))
+    }
+
+    /// The campaign's counts, with `done` and `left` as the text report shows them.
+    struct CampaignStatusView: Encodable {
+        var status: CampaignStatus
+
+        enum Derived: String, CodingKey { case done, left }
+
+        func encode(to encoder: any Encoder) throws {
+            try status.encode(to: encoder)
+            var derived = encoder.container(keyedBy: Derived.self)
+            try derived.encode(status.done, forKey: .done)
+            try derived.encode(status.left, forKey: .left)
+        }
     }
 
     struct FailureLine: Encodable {
