@@ -42,12 +42,8 @@ umask 077
 export XDG_STATE_HOME="$work/state" UPVAULT_PASSPHRASE_FILE="$work/pass" UPVAULT_AGENT_SOCK="$work/none/agent.sock"
 printf 'bench passphrase\n' > "$work/pass"
 
-"$bin/upvault-sandbox" --admin-token-file "$work/admin.token" > "$work/sandbox.log" 2>&1 &
-sandbox_pid=$!
-for _ in $(seq 100); do grep -q 'listening on' "$work/sandbox.log" && break; sleep 0.1; done
-provider="$(sed -n 's/.*listening on //p' "$work/sandbox.log")"
-admin() { "$bin/upvault-sandbox" admin "$provider" "$@" --admin-token-file "$work/admin.token"; }
-secret="$(admin client | python3 -c "import json,sys;print(json.load(sys.stdin)['client_secret'])")"
+. scripts/bench-sandbox.sh
+start_sandbox
 
 rows=()
 row() { rows+=("| $1 | $2 | $3 |"); printf '%-58s %-34s %s\n' "$1" "$2" "$3" >&2; }
