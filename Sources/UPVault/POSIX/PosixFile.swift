@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -11,6 +13,8 @@ import Darwin
 package final class PosixFile: Sendable {
     package let descriptor: Int32
     package let path: String
+    /// `fdatasync`s and `fsync`s that succeeded on this descriptor (tests check what reached the disk).
+    let syncCount = Atomic<Int>(0)
 
     package init(descriptor: Int32, path: String) {
         self.descriptor = descriptor
@@ -146,11 +150,13 @@ package final class PosixFile: Sendable {
     /// `fdatasync`. Its failure is reported as `syncFailed` and must never be retried.
     package func syncData() throws(VaultError) {
         if fdatasync(descriptor) != 0 { throw .syncFailed(path: path, errno: errno) }
+        syncCount.add(1, ordering: .relaxed)
     }
 
     /// `fsync` (data and metadata). Its failure is reported as `syncFailed` and must never be retried.
     package func sync() throws(VaultError) {
         if fsync(descriptor) != 0 { throw .syncFailed(path: path, errno: errno) }
+        syncCount.add(1, ordering: .relaxed)
     }
 
     /// `flock`, waiting at most `timeout` for the lock (`lockTimeout` after that); EINTR is retried.

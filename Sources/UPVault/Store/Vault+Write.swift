@@ -154,6 +154,14 @@ extension Vault {
             }
             throw error
         }
+        // Acknowledged means on disk. A failed `fdatasync` leaves it unknown whether the batch is there
+        // (and must not be retried: the kernel may have dropped the dirty pages): the handle stops.
+        do {
+            try file.syncData()
+        } catch {
+            state.unusable = true
+            throw error
+        }
         for (record, location) in zip(records, written) {
             switch record.operation {
             case .put: state.index[record.key] = location
