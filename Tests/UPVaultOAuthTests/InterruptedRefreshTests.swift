@@ -54,6 +54,31 @@ import UPVaultTesting
         #expect(try fixture.grant()?.refreshStartedAt == nil)
     }
 
+    /// A bulk run keeps the same rule for a mark a single refresh left behind (`upvault token` killed
+    /// mid-refresh, then `refresh --all`): a rotating provider's token is not sent, the grant is reported
+    /// as interrupted; a non-rotating provider's is sent, and the mark cleared.
+    @Test(arguments: [true, false])
+    func aBulkRunKeepsTheRuleForAMarkLeftBehind(rotates: Bool) async throws {
+        let fixture = try Fixture()
+        try Self.seed(fixture, rotates: rotates, interrupted: true)
+        let transport = StubTransport { _ throws(OAuthError) in json(200, tokenJSON) }
+        let report = try await fixture.client(transport).bulkRefresh(BulkRefreshOptions(app: "up"))
+        let stored = try #require(try fixture.grant())
+        #expect(stored.refreshStartedAt == nil)
+        if rotates {
+            #expect(transport.requests.isEmpty, "the possibly spent refresh token was sent again")
+            #expect(report.refreshed == 0)
+            #expect(
+                report.needsReauthorization == [
+                    BulkRefreshIssue(grant: "up/alice", reason: OAuthClient.interruptedReason)
+                ])
+            #expect(stored.status == .needsReauthorization && stored.statusReason == OAuthClient.interruptedReason)
+        } else {
+            #expect(transport.requests.count == 1 && report.refreshed == 1)
+            #expect(stored.status == .active && stored.accessToken == "new-access")
+        }
+    }
+
     @Test(arguments: [
         ("timed out waiting for the response", true),
         ("the connection was closed before the response was complete", true),

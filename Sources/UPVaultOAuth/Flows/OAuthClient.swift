@@ -251,10 +251,7 @@ public final class OAuthClient: Sendable {
         var clean = grant
         clean.refreshStartedAt = nil
         if grant.refreshStartedAt != nil {
-            guard !app.rotatesRefreshTokens else {
-                var marked = clean
-                marked.status = .needsReauthorization
-                marked.statusReason = Self.interruptedReason
+            if let marked = grant.cutOff(rotating: app.rotatesRefreshTokens) {
                 _ = try store(marked, replacing: version)
                 logger.warning(
                     "a refresh was interrupted; not sending its token again", metadata: ["grant": "\(grant.entryName)"])
@@ -339,9 +336,24 @@ extension Grant {
         return expiresAt - now > margin
     }
 
-    /// This grant after a successful refresh: a refresh token the provider did not return is kept.
+    /// What any refresher (one grant's, or a bulk run) stores instead of sending when it finds the mark
+    /// of a refresh cut off after its request left: for a provider that rotates refresh tokens, the grant
+    /// needing a new login, with the reason (the token may be spent, and presenting a spent one can make
+    /// the provider revoke every token of the user); nil when the token can be sent again.
+    func cutOff(rotating: Bool) -> Grant? {
+        guard refreshStartedAt != nil, rotating else { return nil }
+        var marked = self
+        marked.refreshStartedAt = nil
+        marked.status = .needsReauthorization
+        marked.statusReason = OAuthClient.interruptedReason
+        return marked
+    }
+
+    /// This grant after a successful refresh: a refresh token the provider did not return is kept, and
+    /// the mark of a refresh in flight is cleared.
     func refreshed(with response: TokenResponse, at now: Int64, fingerprint: String?) -> Grant {
         var grant = self
+        grant.refreshStartedAt = nil
         grant.accessToken = response.accessToken
         grant.refreshToken = response.refreshToken ?? refreshToken
         grant.tokenType = response.tokenType

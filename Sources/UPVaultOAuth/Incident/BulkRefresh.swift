@@ -162,6 +162,10 @@ extension OAuthClient {
         }
         let grant = current
         guard let app = apps[grant.app] else { return .failed(reason: "its app \(grant.app) is not in the vault") }
+        // A single refresh (`upvault token`) was cut off after its request left: the same rule as there.
+        if let marked = grant.cutOff(rotating: app.rotatesRefreshTokens) {
+            return .reauthorization(marked, reason: OAuthClient.interruptedReason)
+        }
         let fields: [(String, String)]
         if grant.grantType == .clientCredentials {
             fields = Self.clientCredentialsFields(grant.scope)  // an app grant: requested anew
@@ -181,6 +185,7 @@ extension OAuthClient {
                         with: response, at: now(), fingerprint: secret?.fingerprint(clientID: app.clientID)))
             } catch .providerError(let code, let reason, _) where code == "invalid_grant" || code == "access_denied" {
                 var marked = current
+                marked.refreshStartedAt = nil
                 marked.status = code == "invalid_grant" ? .needsReauthorization : .revoked
                 let interrupted = run.interrupted.contains(grant.entryName)
                 marked.statusReason =
