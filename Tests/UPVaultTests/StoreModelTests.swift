@@ -29,6 +29,24 @@ import UPVaultTesting
         #expect(try contents(of: reopen(vault.path)) == ["k0": "v198", "k1": "v199", "k2": "v197"])
     }
 
+    /// A bulk run defers compaction (it compares versions across its commits); another process's
+    /// rewrite, which this handle reloads, must not end the deferral half way, nor leave it unbalanced.
+    @Test func aDeferralOutlivesAnotherProcesssRewrite() async throws {
+        let directory = TemporaryDirectory()
+        let vault = try makeVault(in: directory)
+        let other = try reopen(vault.path)
+        try vault.setSecret(secure("v"), named: "a")
+        try await vault.deferringCompaction {
+            try other.compact()  // this handle reloads the new file at its next call
+            for i in 0..<40 { try vault.setSecret(secure("v\(i)"), named: "a") }
+            let during = try vault.statistics()
+            #expect(during.deadRecordCount == 40, "compacted during the deferral")
+        }
+        #expect(try vault.statistics().deadRecordCount == 0, "the deferral did not end")
+        for i in 0..<40 { try vault.setSecret(secure("w\(i)"), named: "a") }
+        #expect(try vault.statistics().deadRecordCount <= Vault.compactionMinimumDead, "compaction stayed off")
+    }
+
     @Test func twoHandlesSeeEachOthersWritesAndRewrites() throws {
         let directory = TemporaryDirectory()
         let first = try makeVault(in: directory)
