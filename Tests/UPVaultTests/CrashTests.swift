@@ -49,8 +49,9 @@ import UPVaultTesting
     }
 
     /// A kill leaves the page cache alone, so the test above cannot see a missing `fdatasync`; a power
-    /// cut would. Every batch that returns has been synced once, after its write; one that fails its
-    /// condition writes and syncs nothing.
+    /// cut would. Every batch that returns has been synced exactly once (the count shows that, not the
+    /// order: the sync's place after the write is `Vault.append`'s); one that fails its condition writes
+    /// and syncs nothing.
     @Test func everyAcknowledgedBatchIsSyncedOnce() throws {
         let directory = TemporaryDirectory()
         let vault = try makeVault(in: directory)

@@ -52,7 +52,7 @@ extension Vault {
         state = State(
             file: file, fileIdentity: status.identity, fileSize: status.size, header: header, keys: keys,
             committed: position, knownTail: seal, tornTail: nil, index: index, scratch: state.scratch,
-            decryption: state.decryption, compactionDeferrals: state.compactionDeferrals)
+            decryption: state.decryption)
         moveAnchor(to: state)
         logger.info("rewrote vault", metadata: ["generation": "\(header.generation)", "entries": "\(index.count)"])
     }

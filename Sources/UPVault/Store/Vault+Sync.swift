@@ -50,9 +50,7 @@ extension Vault {
         let current = fresh.mark
         switch seen.continuity(of: current, tagAtThisCount: tagAtSeen) {
         case .same, .ahead:
-            let deferrals = state.compactionDeferrals  // this process's bulk runs, not the file's
             state = fresh
-            state.compactionDeferrals = deferrals
         case .behind:
             throw .integrity(
                 .wentBackInTime(

@@ -43,7 +43,7 @@ extension Vault {
             moveAnchor(to: state)
             compactIfDue(&state)
             // A compaction gives every entry a new version: report the one it has now.
-            if state.compactionDeferrals == 0 {
+            if compactionDeferrals.load(ordering: .relaxed) == 0 {
                 for key in versions.keys {
                     if let location = state.index[key] {
                         versions[key] = EntryVersion(generation: state.header.generation, record: location.index)
@@ -79,7 +79,7 @@ extension Vault {
     /// Compacts when dead records outnumber the live ones (and there are enough to matter), unless a
     /// bulk operation has deferred it. A failure leaves the vault as it was.
     func compactIfDue(_ state: inout State) {
-        guard state.compactionDeferrals == 0, state.deadRecordCount >= Self.compactionMinimumDead,
+        guard compactionDeferrals.load(ordering: .relaxed) == 0, state.deadRecordCount >= Self.compactionMinimumDead,
             state.deadRecordCount > state.index.count
         else { return }
         do {
@@ -93,16 +93,16 @@ extension Vault {
     /// compares entry versions across many commits (a rewrite gives every entry a new version) and
     /// would otherwise rewrite a large file in the middle of its run.
     package func deferringCompaction<R>(_ body: () async throws -> R) async throws -> R {
-        state.withLock { $0.compactionDeferrals += 1 }
+        state.withLock { _ in compactionDeferrals.add(1, ordering: .relaxed) }
         let result: R
         do {
             result = try await body()
         } catch {
-            state.withLock { $0.compactionDeferrals -= 1 }
+            state.withLock { _ in compactionDeferrals.subtract(1, ordering: .relaxed) }
             throw error
         }
         try withLockedState(exclusive: true) { (state) throws(VaultError) in
-            state.compactionDeferrals -= 1
+            compactionDeferrals.subtract(1, ordering: .relaxed)
             compactIfDue(&state)
         }
         return result

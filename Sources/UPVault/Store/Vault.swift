@@ -20,6 +20,10 @@ public final class Vault: Sendable {
     let anchorPath: String?
     let state: Mutex<State>
     private let lockWait = Mutex<Duration>(Vault.defaultLockTimeout)
+    /// Bulk operations of this process running with automatic compaction deferred (`deferringCompaction`).
+    /// Not part of `State`, which a reload or a rewrite rebuilds from the file. Changed and read with the
+    /// state's lock held.
+    let compactionDeferrals = Atomic<Int>(0)
 
     /// How long a call waits for another process holding the vault's lock before `lockTimeout`.
     public static let defaultLockTimeout = Duration.seconds(30)
@@ -51,8 +55,6 @@ public final class Vault: Sendable {
         /// Scratch buffers for scanning (one per worker thread).
         var decryption: RecordDecryption
         var unusable = false
-        /// Bulk operations running with automatic compaction deferred (`deferringCompaction`).
-        var compactionDeferrals = 0
         /// The keys were wiped (`wipeKeys`): nothing can be read or written any more.
         var wiped = false
 
