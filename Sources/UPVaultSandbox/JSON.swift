@@ -50,6 +50,12 @@ indirect enum JSON: Sendable, ExpressibleByDictionaryLiteral, ExpressibleByArray
 
     static func quote(_ text: String, into out: inout String) {
         out += "\""
+        // Tokens and codes, every response's members, need no escaping: appended whole.
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            out += text
+            out += "\""
+            return
+        }
         for scalar in text.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""
@@ -70,19 +76,30 @@ indirect enum JSON: Sendable, ExpressibleByDictionaryLiteral, ExpressibleByArray
 extension Substring {
     /// Form decoding: `+` is a space, `%XX` a byte.
     var removingPercentEncodingForm: String {
+        guard utf8.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "%") }) else { return String(self) }
         var bytes: [UInt8] = []
+        bytes.reserveCapacity(utf8.count)
         var iterator = utf8.makeIterator()
         while let byte = iterator.next() {
             switch byte {
             case UInt8(ascii: "+"): bytes.append(0x20)
             case UInt8(ascii: "%"):
-                guard let high = iterator.next(), let low = iterator.next(),
-                    let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16)
+                guard let high = iterator.next().flatMap(Self.hexValue),
+                    let low = iterator.next().flatMap(Self.hexValue)
                 else { return String(decoding: bytes, as: UTF8.self) }
-                bytes.append(value)
+                bytes.append(high << 4 | low)
             default: bytes.append(byte)
             }
         }
         return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func hexValue(_ digit: UInt8) -> UInt8? {
+        switch digit {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
+        default: nil
+        }
     }
 }

@@ -122,8 +122,7 @@ struct Serve: AsyncParsableCommand {
                 retryAfter: retryAfter,
                 latencyMilliseconds: latencyMs, error200Rate: error200Rate))
         let seeded = provider.seed(count: max(seed, writeKieferConfig == nil ? 0 : 1))
-        var logger = Logger(label: "upvault-sandbox")
-        logger.logLevel = .warning
+        let logger = Logger(label: "upvault-sandbox") { SandboxLogHandler(label: $0) }
         let configuration = ApplicationConfiguration(
             address: .hostname(host, port: port), serverName: "upvault-sandbox")
         let writeConfig = writeKieferConfig

@@ -129,10 +129,14 @@ extension App.ClientSecret {
     /// hash Jawbone put in its webhook notifications. Safe to print; changes with the secret.
     public func fingerprint(clientID: String) -> String {
         let digest = SHA256.hash(Array(clientID.utf8) + Array(value.utf8))
-        return digest.prefix(8).map { byte in
-            let hex = String(byte, radix: 16)
-            return hex.count == 1 ? "0" + hex : hex
-        }.joined()
+        let digits = Array("0123456789abcdef".utf8)
+        var hex: [UInt8] = []
+        hex.reserveCapacity(16)
+        for byte in digest.prefix(8) {
+            hex.append(digits[Int(byte >> 4)])
+            hex.append(digits[Int(byte & 0xF)])
+        }
+        return String(decoding: hex, as: UTF8.self)
     }
 }
 

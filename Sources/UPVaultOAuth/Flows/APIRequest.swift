@@ -60,7 +60,7 @@ extension OAuthClient {
                 ("Authorization", "Bearer \(grant.accessToken)"), ("Accept", "application/json"),
                 ("Content-Type", "application/x-www-form-urlencoded"),
             ],
-            body: Array(FormEncoding.encode([("secret", secret.value)]).utf8))
+            body: FormEncoding.encodedBytes([("secret", secret.value)]))
         let result = try await transport.send(exchange)
         let envelope = try ProviderJSON.decode(RefreshTokenEnvelope.self, from: result)
         guard (200..<300).contains(result.status), let token = envelope.data?.refreshToken else {
@@ -116,7 +116,7 @@ extension OAuthClient {
                 url += (url.contains("?") ? "&" : "?") + FormEncoding.encode(fields)
             } else {
                 headers.append(("Content-Type", "application/x-www-form-urlencoded"))
-                body = Array(FormEncoding.encode(fields).utf8)
+                body = FormEncoding.encodedBytes(fields)
             }
         }
         return HTTPExchange(

@@ -59,7 +59,7 @@ extension OAuthClient {
         default:
             break  // a public client: client_id alone
         }
-        return HTTPExchange(method: "POST", url: url, headers: headers, body: Array(FormEncoding.encode(form).utf8))
+        return HTTPExchange(method: "POST", url: url, headers: headers, body: FormEncoding.encodedBytes(form))
     }
 
     static func tokenExchange(app: App, secret: App.ClientSecret?, fields: [(String, String)]) -> HTTPExchange {

@@ -1,3 +1,4 @@
+import Synchronization
 public import UPVault
 
 /// Which URLs may carry codes, tokens and secrets: HTTPS, or plain HTTP to a loopback address.
@@ -5,14 +6,23 @@ public enum EndpointPolicy {
     /// Throws `insecureEndpoint` for anything but `https://host...` or `http://` to 127.0.0.0/8, ::1
     /// or localhost; `malformedURL` when there is no host.
     public static func check(_ url: String) throws(OAuthError) {
+        if passed.withLock({ $0.contains(url) }) { return }
         let parsed = try ParsedURL(url)
         switch parsed.scheme {
-        case "https": return
-        case "http" where isLoopback(host: parsed.host): return
+        case "https": break
+        case "http" where isLoopback(host: parsed.host): break
         // Without query and fragment: a redirect URL carries a code that must not reach an error message.
         default: throw .insecureEndpoint(parsed.withoutQuery)
         }
+        passed.withLock { passed in
+            if passed.count >= 64 { passed.removeAll() }
+            passed.insert(url)
+        }
     }
+
+    /// URLs that passed (the verdict depends on the text alone): a bulk run checks its token endpoint
+    /// once, not by parsing it again for every request. Bounded; emptied when full.
+    private static let passed = Mutex<Set<String>>([])
 
     public static func isLoopback(host: String) -> Bool {
         let host = host.lowercased()
