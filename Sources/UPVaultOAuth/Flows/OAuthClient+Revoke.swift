@@ -37,12 +37,17 @@ extension OAuthClient {
     /// One grant's revocation (the caller holds its lock): mark, send, record the receipt or the error.
     /// Transient failures are tried again up to `attempts` times in all, with exponential back-off;
     /// a 429 also slows `pacer` down and waits for its Retry-After.
+    /// A bulk run passes its `GroupCommit`, so that the marks and receipts of its workers share syncs.
     func performRevocation(
-        _ grant: Grant, app: App, endpoint: String, pacer: Pacer? = nil, attempts: Int = 1
+        _ grant: Grant, app: App, endpoint: String, pacer: Pacer? = nil, attempts: Int = 1,
+        commit: GroupCommit? = nil
     ) async throws(OAuthError) -> Grant {
+        func save(_ grant: Grant) async throws(OAuthError) {
+            if let commit { try await commit.put(grant) } else { try store(grant) }
+        }
         var marked = grant
         marked.revocationStartedAt = now()
-        try store(marked)
+        try await save(marked)
         var attempt = 1
         while true {
             do {
@@ -55,7 +60,7 @@ extension OAuthClient {
                 revoked.revocationStatus = Int64(status)
                 revoked.status = .revoked
                 revoked.statusReason = "revoked with upvault revoke"
-                try store(revoked)
+                try await save(revoked)
                 logger.info("grant revoked", metadata: ["grant": "\(grant.entryName)"])
                 return revoked
             } catch let error where error.isTransient && attempt < attempts {
@@ -74,7 +79,7 @@ extension OAuthClient {
                     failed.revocationStartedAt = nil
                 }
                 failed.revocationError = error.description
-                try? store(failed)
+                try? await save(failed)
                 logger.warning(
                     "revocation failed",
                     metadata: ["grant": "\(grant.entryName)", "error": "\(error.category.rawValue)"])

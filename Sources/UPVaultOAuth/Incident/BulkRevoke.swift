@@ -9,7 +9,9 @@ extension OAuthClient {
     /// endpoint, the status) in the vault, and is marked durably before its request leaves, so a crash
     /// never forgets one: the next run (or `resume`) sends the grants that were in flight first, and
     /// skips every grant already revoked. Sending a revocation again is harmless (RFC 7009 §2.2), so a
-    /// token revoked just before a crash is answered 200 again, never revoked twice.
+    /// token revoked just before a crash is answered 200 again, never revoked twice. The marks and
+    /// receipts of the workers are group-committed (`GroupCommit`): each is durable before its worker
+    /// goes on, and one sync carries whatever the others wrote meanwhile.
     public func bulkRevoke(
         _ requested: BulkRevokeOptions, resume: Bool = false,
         progress: @escaping @Sendable (BulkRefreshProgress) -> Void = { _ in },
@@ -52,6 +54,8 @@ extension OAuthClient {
         let total = queue.count
         let work = queue
         let attempts = options.maximumAttempts
+        // Every mark and receipt is durable before its worker goes on; the workers share the syncs.
+        let commit = GroupCommit(vault: vault)
         try await withThrowingTaskGroup(of: Void.self) { workers in
             for _ in 0..<min(options.concurrency, max(1, total)) {
                 workers.addTask {
@@ -61,7 +65,7 @@ extension OAuthClient {
                         return work[state.next]
                     }) {
                         let outcome = await self.revokeOne(
-                            grant, app: app, endpoint: endpoint, pacer: pacer, attempts: attempts)
+                            grant, app: app, endpoint: endpoint, pacer: pacer, attempts: attempts, commit: commit)
                         let snapshot = shared.state.withLock { state in
                             switch outcome {
                             case .revoked: state.report.revoked += 1
@@ -108,14 +112,16 @@ extension OAuthClient {
 
     /// One grant, under its entry lock, read again there (a concurrent revoke or refresh may have been
     /// first).
-    func revokeOne(_ grant: Grant, app: App, endpoint: String, pacer: Pacer, attempts: Int) async -> RevokeOutcome {
+    func revokeOne(
+        _ grant: Grant, app: App, endpoint: String, pacer: Pacer, attempts: Int, commit: GroupCommit
+    ) async -> RevokeOutcome {
         let key = EntryKey(.grant, grant.entryName)
         do {
             return try await vault.withEntryLock(key) { () async throws -> RevokeOutcome in
                 guard let current = try self.vault.entry(Grant.self, named: key.name) else { return .alreadyRevoked }
                 if current.revokedAt != nil { return .alreadyRevoked }
                 _ = try await self.performRevocation(
-                    current, app: app, endpoint: endpoint, pacer: pacer, attempts: attempts)
+                    current, app: app, endpoint: endpoint, pacer: pacer, attempts: attempts, commit: commit)
                 return .revoked
             }
         } catch {
