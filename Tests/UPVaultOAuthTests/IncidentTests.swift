@@ -119,3 +119,28 @@ import UPVaultTesting
         #expect(clean.findings.map(\.kind).sorted() == ["needs_reauthorization", "refreshed_with_old_secret"])
     }
 }
+
+/// The bulk run's journal, built by hand for every batch, is byte for byte what `JSONEncoder` writes, and
+/// reads back as the same journal.
+@Suite struct JournalEncodingTests {
+    @Test(arguments: [
+        [String](), ["up/alice"], ["up/a\"b", "up/back\\slash", "up/tab\t\u{01}", "up/grüße 🔑", "x/"],
+        (0..<300).map { "app-\($0 % 3)/user\($0)" },
+    ])
+    func theJournalIsWhatJSONEncoderWrites(_ names: [String]) throws {
+        for options in [
+            BulkRefreshOptions(),
+            BulkRefreshOptions(
+                app: "up", users: ["a/b", "c"], issuedBefore: -5, expiringWithin: 60, refreshedBefore: 7,
+                concurrency: 64, maximumAttempts: 3, batchSize: 100, rate: 2.5),
+        ] {
+            let journal = RefreshRun(id: "run/1\"", startedAt: 1_700_000_000, options: options, inFlight: names)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let expected = Array(try encoder.encode(journal))
+            let built = journal.encodedJSON(optionsJSON: try RefreshRun.optionsJSON(options))
+            #expect(built == expected)
+            #expect(try JSONDecoder().decode(RefreshRun.self, from: Data(built)) == journal)
+        }
+    }
+}

@@ -233,6 +233,8 @@ actor BulkRun {
     private var contended: [Grant] = []
     private var contendedIndex = 0
     private var journal: RefreshRun
+    /// The journal's options, encoded once: each batch writes the journal again.
+    private let optionsJSON: [UInt8]
     private var pending: [(Grant, BulkOutcome)] = []
     private var pauseUntil: ContinuousClock.Instant?
     private(set) var report: BulkRefreshReport
@@ -253,6 +255,7 @@ actor BulkRun {
         locks = try EntryLockSet(vault: vault)
         self.queue = queue
         self.journal = journal
+        optionsJSON = try RefreshRun.optionsJSON(journal.options)
         self.options = options
         self.report = report
         self.interrupted = interrupted
@@ -334,7 +337,7 @@ actor BulkRun {
         pending.removeAll(keepingCapacity: true)
         let finishedNames = Set(batch.map { $0.0.entryName })
         journal.inFlight.removeAll { finishedNames.contains($0) }
-        let journal = self.journal
+        let journal = final ? [] : self.journal.encodedJSON(optionsJSON: optionsJSON)
         try vault.write { transaction in
             for (_, outcome) in batch {
                 switch outcome {
@@ -345,7 +348,7 @@ actor BulkRun {
             if final {
                 transaction.remove(EntryKey(.refreshRun, RefreshRun.name))
             } else {
-                try transaction.put(journal)
+                try journal.withUnsafeBytes { try transaction.put(EntryKey(.refreshRun, RefreshRun.name), bytes: $0) }
             }
         }
         for (grant, outcome) in batch {
