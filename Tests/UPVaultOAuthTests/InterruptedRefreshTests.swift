@@ -33,6 +33,42 @@ import UPVaultTesting
         #expect(transport.requests.count == 1)
     }
 
+    /// Another process compacts the vault while the request is out: every entry gets a new version, the
+    /// grant's content does not change, and the new tokens (with a rotating provider, the only valid
+    /// refresh token) are stored, not dropped as a conflict. A real change in between still is one.
+    @Test(arguments: [false, true])
+    func aCompactionElsewhereDuringTheRequestKeepsTheNewTokens(changedMeanwhile: Bool) async throws {
+        let fixture = try Fixture()
+        try Self.seed(fixture, rotates: true, interrupted: false)
+        let other = try Vault.open(at: fixture.vault.path, passphrase: secure(testPassphrase), limits: testLimits)
+        let transport = StubTransport { _ throws(OAuthError) in
+            do {
+                if changedMeanwhile {
+                    var changed = try #require(try other.entry(Grant.self, named: "up/alice"))
+                    changed.scope = "changed elsewhere"
+                    try other.put(changed)
+                }
+                try other.compact()
+            } catch {
+                Issue.record(error)
+            }
+            return json(200, tokenJSON)
+        }
+        let client = fixture.client(transport)
+        if changedMeanwhile {
+            await #expect(throws: OAuthError.vault(.conflict(EntryKey(.grant, "up/alice")))) {
+                try await client.refresh(app: "up", user: "alice")
+            }
+            #expect(try fixture.grant()?.scope == "changed elsewhere")
+        } else {
+            #expect(try await client.refresh(app: "up", user: "alice").accessToken == "new-access")
+            let stored = try #require(try fixture.grant())
+            #expect(stored.refreshToken == "new-refresh" && stored.refreshStartedAt == nil)
+            #expect(try other.entry(Grant.self, named: "up/alice")?.accessToken == "new-access")
+        }
+        #expect(transport.requests.count == 1)
+    }
+
     @Test func aRotatingProvidersTokenIsNotSentAgainAfterAnInterruption() async throws {
         let fixture = try Fixture()
         try Self.seed(fixture, rotates: true, interrupted: true)

@@ -77,11 +77,35 @@ public final class OAuthClient: Sendable {
         try vaultCall { try vault.put(grant) }
     }
 
-    /// Stores `grant` only if the vault still holds the version `version` of it (compare-and-set: a
+    /// Stores `grant` only if the vault still holds `expected`, read at `version` (compare-and-set: a
     /// writer that lost its lock, or a second host, can never overwrite newer tokens), and returns the
     /// version it has now. `VaultError.conflict` when someone else wrote it in between.
-    func store(_ grant: Grant, replacing version: EntryVersion) throws(OAuthError) -> EntryVersion {
-        try vaultCall { try vault.putReturningVersion(grant, ifVersion: version) }
+    ///
+    /// A version also changes when the file is rewritten (another process's compaction gives every entry
+    /// a new one): a conflict whose entry still holds exactly `expected` is no conflict, and the write is
+    /// made at the entry's new version. Without this, new tokens the provider had just issued (and, with
+    /// a rotating provider, the only valid refresh token) were dropped because of a compaction.
+    func store(
+        _ grant: Grant, replacing version: EntryVersion, holding expected: Grant
+    ) throws(OAuthError)
+        -> EntryVersion
+    {
+        try vaultCall {
+            var version = version
+            for attempt in 1...3 {
+                do {
+                    return try vault.putReturningVersion(grant, ifVersion: version)
+                } catch VaultError.conflict(let key) {
+                    guard attempt < 3, let (stored, now) = try vault.versionedEntry(Grant.self, named: key.name),
+                        stored == expected, now != version
+                    else { throw VaultError.conflict(key) }
+                    logger.debug(
+                        "the vault was rewritten; writing at the new version", metadata: ["grant": "\(key.name)"])
+                    version = now
+                }
+            }
+            throw VaultError.conflict(EntryKey(.grant, grant.entryName))
+        }
     }
 
     /// A grant with the version it was read at.
@@ -239,7 +263,7 @@ public final class OAuthClient: Sendable {
     /// provider that detects reuse revokes every token of the user); it marks the grant as needing
     /// re-authorization, with the reason. A provider that does not rotate gets the token again.
     ///
-    /// Every write is conditional on the version read before it (`store(_:replacing:)`): the mark is the
+    /// Every write is conditional on the version read before it (`store(_:replacing:holding:)`): the mark is the
     /// claim, so of two refreshers that read the same version only one sends the refresh token, even
     /// when their entry lock failed them (another host whose database connection broke).
     func performRefresh(_ grant: Grant, version: EntryVersion, app known: App? = nil) async throws(OAuthError) -> Grant
@@ -252,7 +276,7 @@ public final class OAuthClient: Sendable {
         clean.refreshStartedAt = nil
         if grant.refreshStartedAt != nil {
             if let marked = grant.cutOff(rotating: app.rotatesRefreshTokens) {
-                _ = try store(marked, replacing: version)
+                _ = try store(marked, replacing: version, holding: grant)
                 logger.warning(
                     "a refresh was interrupted; not sending its token again", metadata: ["grant": "\(grant.entryName)"])
                 throw .invalidGrant(grant: grant.entryName, reason: Self.interruptedReason)
@@ -261,7 +285,7 @@ public final class OAuthClient: Sendable {
         }
         var started = clean
         started.refreshStartedAt = now()
-        let markedVersion = try store(started, replacing: version)
+        let markedVersion = try store(started, replacing: version, holding: grant)
         logger.debug("refresh request in flight", metadata: ["grant": "\(grant.entryName)"])
         let response: TokenResponse
         let secret: App.ClientSecret?
@@ -272,7 +296,7 @@ public final class OAuthClient: Sendable {
             var marked = clean
             marked.status = code == "invalid_grant" ? .needsReauthorization : .revoked
             marked.statusReason = "\(code): \(reason)"
-            _ = try store(marked, replacing: markedVersion)
+            _ = try store(marked, replacing: markedVersion, holding: started)
             logger.warning(
                 "grant needs re-authorization", metadata: ["grant": "\(grant.entryName)", "error": "\(code)"])
             if code == "invalid_grant" { throw .invalidGrant(grant: grant.entryName, reason: reason) }
@@ -280,12 +304,13 @@ public final class OAuthClient: Sendable {
         } catch .transport(let reason) where !AsyncHTTPTransport.neverSent(reason) {
             throw .transport(reason)  // the answer was lost: the mark stays (the token may be spent)
         } catch {
-            _ = try? store(clean, replacing: markedVersion)  // answered, or never sent: nothing was redeemed
+            // Answered, or never sent: nothing was redeemed.
+            _ = try? store(clean, replacing: markedVersion, holding: started)
             throw error
         }
         let refreshed = clean.refreshed(
             with: response, at: now(), fingerprint: secret?.fingerprint(clientID: app.clientID))
-        _ = try store(refreshed, replacing: markedVersion)
+        _ = try store(refreshed, replacing: markedVersion, holding: started)
         logger.info("refreshed", metadata: ["grant": "\(grant.entryName)"])
         return refreshed
     }
