@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Synchronization
 import Testing
 import UPVault
 import UPVaultTesting
@@ -86,6 +87,11 @@ import UPVaultTesting
                 }
             }
         }
+        // A redirect received carries its code in the query: checked, never kept.
+        let redirect = "http://127.0.0.1:8123/callback?code=secret-code&state=s"
+        try EndpointPolicy.check(redirect)
+        #expect(EndpointPolicy.remembered.withLock { !$0.contains(redirect) })
+        #expect(EndpointPolicy.remembered.withLock { $0.count <= 64 })
     }
 }
 

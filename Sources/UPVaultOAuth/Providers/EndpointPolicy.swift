@@ -6,7 +6,7 @@ public enum EndpointPolicy {
     /// Throws `insecureEndpoint` for anything but `https://host...` or `http://` to 127.0.0.0/8, ::1
     /// or localhost; `malformedURL` when there is no host.
     public static func check(_ url: String) throws(OAuthError) {
-        if passed.withLock({ $0.contains(url) }) { return }
+        if remembered.withLock({ $0.contains(url) }) { return }
         let parsed = try ParsedURL(url)
         switch parsed.scheme {
         case "https": break
@@ -14,15 +14,18 @@ public enum EndpointPolicy {
         // Without query and fragment: a redirect URL carries a code that must not reach an error message.
         default: throw .insecureEndpoint(parsed.withoutQuery)
         }
-        passed.withLock { passed in
+        // A URL with a query may carry a code (a redirect received): not kept.
+        guard !url.utf8.contains(UInt8(ascii: "?")), !url.utf8.contains(UInt8(ascii: "#")) else { return }
+        remembered.withLock { passed in
             if passed.count >= 64 { passed.removeAll() }
             passed.insert(url)
         }
     }
 
-    /// URLs that passed (the verdict depends on the text alone): a bulk run checks its token endpoint
-    /// once, not by parsing it again for every request. Bounded; emptied when full.
-    private static let passed = Mutex<Set<String>>([])
+    /// Endpoint URLs that passed (the verdict depends on the text alone): a bulk run checks its token
+    /// endpoint once, not by parsing it again for every request. Only URLs without a query or fragment;
+    /// bounded, emptied when full.
+    static let remembered = Mutex<Set<String>>([])
 
     public static func isLoopback(host: String) -> Bool {
         let host = host.lowercased()
