@@ -33,6 +33,25 @@ import UPVaultTesting
         #expect(transport.requests.count == 1)
     }
 
+    /// A mark left behind shows: `grants --json` says the refresh is pending and `audit` names it, with
+    /// what to do for each kind of provider; once a refresher has dealt with it, neither does.
+    @Test(arguments: [true, false])
+    func aMarkLeftBehindIsShownAndAudited(rotates: Bool) async throws {
+        let fixture = try Fixture()
+        try Self.seed(fixture, rotates: rotates, interrupted: true)
+        func audit() throws -> [AuditReport.Finding] {
+            try Audit.run(store: fixture.vault, incident: nil, expiringWithin: 0, now: fixture.now).findings
+        }
+        #expect(GrantSummary(try #require(try fixture.grant())).refreshPending)
+        let findings = try audit()
+        #expect(findings.map(\.kind) == ["refresh_interrupted"] && findings[0].subject == "up/alice")
+        #expect(findings[0].detail.contains(rotates ? "log the user in again" : "refresh it again"))
+        let transport = StubTransport { _ throws(OAuthError) in json(200, tokenJSON) }
+        _ = try? await fixture.client(transport).refresh(app: "up", user: "alice")
+        #expect(GrantSummary(try #require(try fixture.grant())).refreshPending == false)
+        #expect(try audit().map(\.kind) == (rotates ? ["needs_reauthorization"] : []))
+    }
+
     /// Another process compacts the vault while the request is out: every entry gets a new version, the
     /// grant's content does not change, and the new tokens (with a rotating provider, the only valid
     /// refresh token) are stored, not dropped as a conflict. A real change in between still is one.

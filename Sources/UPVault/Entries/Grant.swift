@@ -114,6 +114,9 @@ public struct GrantSummary: Codable, Sendable, Equatable {
     public var revokedAt: UnixTime?
     public var revocationError: String?
     public var revocationPending: Bool
+    /// A refresh's request may be at the provider with no answer recorded: one running now, or one cut
+    /// off (the in-flight mark; see `upvault audit`).
+    public var refreshPending: Bool
 
     public init(_ grant: Grant) {
         app = grant.app
@@ -129,5 +132,6 @@ public struct GrantSummary: Codable, Sendable, Equatable {
         revokedAt = grant.revokedAt.map(UnixTime.init)
         revocationError = grant.revocationError
         revocationPending = grant.revocationStartedAt != nil
+        refreshPending = grant.refreshStartedAt != nil
     }
 }

@@ -4,7 +4,8 @@ public import UPVault
 public struct AuditReport: Codable, Sendable, Equatable {
     public struct Finding: Codable, Sendable, Equatable {
         /// `issued_before_incident`, `refreshed_with_old_secret`, `secret_predates_incident`,
-        /// `needs_reauthorization`, `revoked`, `expiring_soon`, `revocation_pending`, `revocation_failed`.
+        /// `needs_reauthorization`, `revoked`, `refresh_interrupted`, `expiring_soon`, `revocation_pending`,
+        /// `revocation_failed`.
         public var kind: String
         /// `APP` or `APP/USER`.
         public var subject: String
@@ -22,8 +23,10 @@ public struct AuditReport: Codable, Sendable, Equatable {
 public enum Audit {
     /// Grants issued or last refreshed before the incident; grants whose tokens were obtained with a
     /// secret that is no longer current; apps whose current secret was added before the incident; grants
-    /// needing re-authorization or revoked by the user; tokens expiring within `expiringWithin` seconds;
-    /// revocations cut off in flight (pending) or refused (failed). A grant revoked with `upvault revoke`
+    /// needing re-authorization or revoked by the user; refreshes whose request may have reached the
+    /// provider without their answer being recorded (the in-flight mark: a refresh running now, or one
+    /// cut off); tokens expiring within `expiringWithin` seconds; revocations cut off in flight (pending)
+    /// or refused (failed). A grant revoked with `upvault revoke`
     /// (it has a receipt) needs nothing more.
     public static func run(
         store: any VaultStore, incident: Int64?, expiringWithin: Int64, now: Int64
@@ -61,6 +64,15 @@ public enum Audit {
                 continue
             case .active:
                 break
+            }
+            if grant.refreshStartedAt != nil {
+                let rotates = apps[grant.app]?.rotatesRefreshTokens ?? false
+                add(
+                    "refresh_interrupted", name,
+                    rotates
+                        ? "a refresh is in flight or was cut off after its request may have reached the provider, "
+                            + "which rotates refresh tokens: unless it is running now, log the user in again"
+                        : "a refresh is in flight or was cut off: unless it is running now, refresh it again")
             }
             if let incident, (grant.lastRefreshAt ?? grant.issuedAt) < incident {
                 add("issued_before_incident", name, "issued or last refreshed before the incident: refresh it")

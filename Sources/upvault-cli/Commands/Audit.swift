@@ -9,7 +9,8 @@ struct AuditCommand: ParsableCommand {
         discussion: """
             Grants issued or last refreshed before --incident, grants obtained with a client secret that \
             is no longer current, apps whose current secret predates the incident, grants needing \
-            re-authorization or revoked, tokens expiring within --expiring-within (default 7d).
+            re-authorization or revoked, refreshes in flight or cut off, revocations pending or failed, \
+            tokens expiring within --expiring-within (default 7d).
             """)
 
     @OptionGroup var options: GlobalOptions
