@@ -263,9 +263,9 @@ public final class OAuthClient: Sendable {
     /// provider that detects reuse revokes every token of the user); it marks the grant as needing
     /// re-authorization, with the reason. A provider that does not rotate gets the token again.
     ///
-    /// Every write is conditional on the version read before it (`store(_:replacing:holding:)`): the mark is the
-    /// claim, so of two refreshers that read the same version only one sends the refresh token, even
-    /// when their entry lock failed them (another host whose database connection broke).
+    /// Every write is conditional on the grant read before it (`store(_:replacing:holding:)`): the mark
+    /// is the claim, so of two refreshers that read the same version only one sends the refresh token,
+    /// even when their entry lock failed them (another host whose database connection broke).
     func performRefresh(_ grant: Grant, version: EntryVersion, app known: App? = nil) async throws(OAuthError) -> Grant
     {
         let app: App

@@ -26,8 +26,7 @@ public enum Audit {
     /// needing re-authorization or revoked by the user; refreshes whose request may have reached the
     /// provider without their answer being recorded (the in-flight mark: a refresh running now, or one
     /// cut off); tokens expiring within `expiringWithin` seconds; revocations cut off in flight (pending)
-    /// or refused (failed). A grant revoked with `upvault revoke`
-    /// (it has a receipt) needs nothing more.
+    /// or refused (failed). A grant revoked with `upvault revoke` (it has a receipt) needs nothing more.
     public static func run(
         store: any VaultStore, incident: Int64?, expiringWithin: Int64, now: Int64
     ) throws -> AuditReport {
