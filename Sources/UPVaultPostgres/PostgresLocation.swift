@@ -1,3 +1,5 @@
+import UPVault
+
 /// Where a vault in PostgreSQL lives: a server (a Unix socket directory, or a host and port), a
 /// database, a role, and the schema that holds the vault's tables.
 ///
@@ -214,8 +216,8 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
         var iterator = Array(text.utf8)[...]
         while let byte = iterator.popFirst() {
             if byte == UInt8(ascii: "%") {
-                guard iterator.count >= 2, let high = hexValue(iterator.popFirst()!),
-                    let low = hexValue(iterator.popFirst()!)
+                guard iterator.count >= 2, let high = Hex.value(of: iterator.popFirst()!),
+                    let low = Hex.value(of: iterator.popFirst()!)
                 else { throw .invalidURL("malformed %-escape") }
                 bytes.append(high << 4 | low)
             } else {
@@ -225,15 +227,6 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
         guard let string = String(validating: bytes, as: UTF8.self), !bytes.contains(where: { $0 < 0x20 || $0 == 0x7F })
         else { throw .invalidURL("an escaped part is not printable UTF-8") }
         return string
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 
     static func encode(_ text: String) -> String {
@@ -246,7 +239,7 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
             if plain {
                 out.unicodeScalars.append(UnicodeScalar(byte))
             } else {
-                let digits = Array("0123456789ABCDEF".utf8)
+                let digits = Hex.uppercaseDigits
                 out += "%" + String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0xF)]], as: UTF8.self)
             }
         }

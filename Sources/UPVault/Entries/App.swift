@@ -128,15 +128,7 @@ extension App.ClientSecret {
     /// A short public name for a secret: the first 8 bytes, in hex, of SHA-256(client_id ‖ secret), the
     /// hash Jawbone put in its webhook notifications. Safe to print; changes with the secret.
     public func fingerprint(clientID: String) -> String {
-        let digest = SHA256.hash(Array(clientID.utf8) + Array(value.utf8))
-        let digits = Array("0123456789abcdef".utf8)
-        var hex: [UInt8] = []
-        hex.reserveCapacity(16)
-        for byte in digest.prefix(8) {
-            hex.append(digits[Int(byte >> 4)])
-            hex.append(digits[Int(byte & 0xF)])
-        }
-        return String(decoding: hex, as: UTF8.self)
+        Hex.lowercase(SHA256.hash(Array(clientID.utf8) + Array(value.utf8)).prefix(8))
     }
 }
 

@@ -131,10 +131,5 @@ package struct SealedRow: Sendable, Equatable {
 package enum RowHex {
     package static func prefix(_ bytes: [UInt8]) -> String { all(Array(bytes.prefix(8))) }
 
-    package static func all(_ bytes: [UInt8]) -> String {
-        bytes.map { byte in
-            let digits = Array("0123456789abcdef".utf8)
-            return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0xF)]], as: UTF8.self)
-        }.joined()
-    }
+    package static func all(_ bytes: [UInt8]) -> String { Hex.lowercase(bytes) }
 }

@@ -39,6 +39,6 @@ public struct VaultAnchors: Sendable, Equatable {
 
     /// The anchor file for the vault with this id.
     func path(for vaultID: [UInt8]) -> String? {
-        directory.map { $0 + "/" + vaultID.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() + ".anchor" }
+        directory.map { $0 + "/" + Hex.lowercase(vaultID) + ".anchor" }
     }
 }

@@ -93,7 +93,7 @@ extension Vault {
         let header = try bytes.withRawBytes { (raw) throws(VaultError) -> VaultHeader in try VaultHeader.decode(raw) }
         return VaultSummary(
             path: path, format: "UPV1", formatVersion: UPV1.version,
-            vaultID: header.vaultID.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(),
+            vaultID: Hex.lowercase(header.vaultID),
             generation: header.generation, createdAt: header.createdAt,
             kdf: header.slots.first { $0.kind == .passphrase }?.kdf,
             hasRecoveryKey: header.slots.contains { $0.kind == .recoveryKey }, fileSize: status.size)

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import UPVault
 
 /// `application/x-www-form-urlencoded` (and query strings built the same way): every byte outside
 /// RFC 3986's unreserved set is percent-encoded, so `+`, `&` and `=` in values survive the trip.
@@ -33,8 +34,8 @@ enum FormEncoding {
                 out.append(byte)
             } else {
                 out.append(UInt8(ascii: "%"))
-                out.append(hexDigits[Int(byte >> 4)])
-                out.append(hexDigits[Int(byte & 0xF)])
+                out.append(Hex.uppercaseDigits[Int(byte >> 4)])
+                out.append(Hex.uppercaseDigits[Int(byte & 0xF)])
             }
         }
     }
@@ -49,8 +50,6 @@ enum FormEncoding {
         default: false
         }
     }
-
-    private static let hexDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
 }
 
 /// A URL taken apart by Foundation's parser, with the parts the flows need checked to be present.
