@@ -29,6 +29,39 @@ import UPVaultTesting
         #expect(try contents(of: reopen(vault.path)) == ["k0": "v198", "k1": "v199", "k2": "v197"])
     }
 
+    /// A conditional write over the grant it read survives another process's compaction (new versions,
+    /// same entries) and still fails when the grant itself changed, compaction or not.
+    @Test(arguments: [false, true])
+    func aConditionalWriteHoldingWhatItReadOutlivesACompaction(changed: Bool) throws {
+        let directory = TemporaryDirectory()
+        let vault = try makeVault(in: directory)
+        let other = try reopen(vault.path)
+        let read = Grant(app: "up", user: "a", accessToken: "old", refreshToken: "r", issuedAt: 1, expiresAt: nil)
+        try vault.put(read)
+        let version = try #require(try vault.versionedEntry(Grant.self, named: "up/a")).version
+        if changed {
+            var elsewhere = read
+            elsewhere.scope = "changed elsewhere"
+            try other.put(elsewhere)
+        }
+        try other.compact()
+        var written = read
+        written.accessToken = "new"
+        #expect(throws: VaultError.conflict(EntryKey(.grant, "up/a"))) {
+            try vault.putReturningVersion(written, ifVersion: version)
+        }
+        if changed {
+            #expect(throws: VaultError.conflict(EntryKey(.grant, "up/a"))) {
+                try vault.putReturningVersion(written, ifVersion: version, holding: read)
+            }
+            #expect(try reopen(vault.path).entry(Grant.self, named: "up/a")?.scope == "changed elsewhere")
+        } else {
+            let now = try vault.putReturningVersion(written, ifVersion: version, holding: read)
+            #expect(try reopen(vault.path).versionedEntry(Grant.self, named: "up/a")?.entry.accessToken == "new")
+            #expect(try vault.versionedEntry(Grant.self, named: "up/a")?.version == now)
+        }
+    }
+
     /// A bulk run defers compaction (it compares versions across its commits); another process's
     /// rewrite, which this handle reloads, must not end the deferral half way, nor leave it unbalanced.
     @Test func aDeferralOutlivesAnotherProcesssRewrite() async throws {

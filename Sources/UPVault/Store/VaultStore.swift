@@ -69,6 +69,30 @@ extension VaultStore {
         }
         return now
     }
+
+    /// Stores an entry only if the vault still holds `expected`, read at `version`, and returns the
+    /// version it has now (`VaultError.conflict` when someone else changed it in between).
+    ///
+    /// A version also changes when a vault file is rewritten: another process's compaction gives every
+    /// entry a new one without changing it. A conflict whose entry still holds exactly `expected` is no
+    /// conflict, and the write is made at the entry's new version; a writer that read, worked and wrote
+    /// (an OAuth refresh: the provider's new tokens) never loses its work to a compaction.
+    public func putReturningVersion<E: CodableEntry & Equatable>(
+        _ entry: E, ifVersion version: EntryVersion, holding expected: E
+    ) throws -> EntryVersion {
+        var version = version
+        for attempt in 1...3 {
+            do {
+                return try putReturningVersion(entry, ifVersion: version)
+            } catch VaultError.conflict(let key) {
+                guard attempt < 3, let (stored, now) = try versionedEntry(E.self, named: entry.entryName),
+                    stored == expected, now != version
+                else { throw VaultError.conflict(key) }
+                version = now
+            }
+        }
+        throw VaultError.conflict(entry.entryKey)
+    }
 }
 
 extension Vault: VaultStore {}

@@ -78,34 +78,15 @@ public final class OAuthClient: Sendable {
     }
 
     /// Stores `grant` only if the vault still holds `expected`, read at `version` (compare-and-set: a
-    /// writer that lost its lock, or a second host, can never overwrite newer tokens), and returns the
-    /// version it has now. `VaultError.conflict` when someone else wrote it in between.
-    ///
-    /// A version also changes when the file is rewritten (another process's compaction gives every entry
-    /// a new one): a conflict whose entry still holds exactly `expected` is no conflict, and the write is
-    /// made at the entry's new version. Without this, new tokens the provider had just issued (and, with
-    /// a rotating provider, the only valid refresh token) were dropped because of a compaction.
+    /// writer that lost its lock, or a second host, can never overwrite newer tokens; another process's
+    /// compaction is no conflict, see `VaultStore.putReturningVersion(_:ifVersion:holding:)`), and
+    /// returns the version it has now. `VaultError.conflict` when someone else wrote it in between.
     func store(
         _ grant: Grant, replacing version: EntryVersion, holding expected: Grant
     ) throws(OAuthError)
         -> EntryVersion
     {
-        try vaultCall {
-            var version = version
-            for attempt in 1...3 {
-                do {
-                    return try vault.putReturningVersion(grant, ifVersion: version)
-                } catch VaultError.conflict(let key) {
-                    guard attempt < 3, let (stored, now) = try vault.versionedEntry(Grant.self, named: key.name),
-                        stored == expected, now != version
-                    else { throw VaultError.conflict(key) }
-                    logger.debug(
-                        "the vault was rewritten; writing at the new version", metadata: ["grant": "\(key.name)"])
-                    version = now
-                }
-            }
-            throw VaultError.conflict(EntryKey(.grant, grant.entryName))
-        }
+        try vaultCall { try vault.putReturningVersion(grant, ifVersion: version, holding: expected) }
     }
 
     /// A grant with the version it was read at.
