@@ -47,7 +47,16 @@ import UPVaultTesting
         #expect(findings.map(\.kind) == ["refresh_interrupted"] && findings[0].subject == "up/alice")
         #expect(findings[0].detail.contains(rotates ? "log the user in again" : "refresh it again"))
         let transport = StubTransport { _ throws(OAuthError) in json(200, tokenJSON) }
-        _ = try? await fixture.client(transport).refresh(app: "up", user: "alice")
+        let client = fixture.client(transport)
+        if rotates {
+            await #expect(throws: OAuthError.invalidGrant(grant: "up/alice", reason: OAuthClient.interruptedReason)) {
+                try await client.refresh(app: "up", user: "alice")
+            }
+            #expect(transport.requests.isEmpty, "the old token is not sent again")
+        } else {
+            #expect(try await client.refresh(app: "up", user: "alice").accessToken == "new-access")
+            #expect(transport.requests.count == 1)
+        }
         #expect(GrantSummary(try #require(try fixture.grant())).refreshPending == false)
         #expect(try audit().map(\.kind) == (rotates ? ["needs_reauthorization"] : []))
     }
