@@ -124,7 +124,7 @@ func addDeviceRoutes(to router: Router<SandboxContext>, provider: Provider) {
             return fault
         }
         let parameters = try await TokenParameters.read(from: request)
-        guard let client = provider.authenticate(parameters) else { return Response.invalidClient }
+        guard let client = provider.authenticate(parameters) else { return Answer.invalidClient.response }
         let (deviceCode, userCode, entry) = provider.startDeviceLogin(client: client, scope: parameters.scope)
         let base = "http://\(request.head.authority ?? "127.0.0.1")"
         return Response.json(

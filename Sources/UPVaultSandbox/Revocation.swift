@@ -49,47 +49,42 @@ extension Provider {
     public var revocations: [Revocation] { state.withLock { $0.revocations } }
 }
 
-/// `POST /auth/oauth2/revoke` (RFC 7009): client authentication as at the token endpoint.
+/// `POST /auth/oauth2/revoke` (RFC 7009): client authentication as at the token endpoint. Without
+/// faults or a hold, `InlineEndpoints` answers it before it reaches the router, with the same answers.
 func addRevocationRoutes(to router: Router<SandboxContext>, provider: Provider) {
     router.post(RouterPath(stringLiteral: Paths.revoke)) { request, context -> Response in
         if let fault = try await injectFault(provider: provider, context: context, tokenEndpoint: false) {
             return fault
         }
-        if let limited = provider.rateLimitAnswer() { return limited }
-        let parameters = try await TokenParameters.read(from: request)
-        guard let client = provider.authenticate(parameters) else { return Response.invalidClient }
-        guard let token = parameters.token, !token.isEmpty else {
-            return Response.json(
-                ["error": .string("invalid_request"), "error_description": .string("token is required")],
-                status: .badRequest)
+        if let limited = provider.admit() { return limited.response }
+        switch provider.revocationRequest(try await TokenParameters.read(from: request)) {
+        case .refuse(let answer):
+            return answer.response
+        case .revoke(let token, let client):
+            await provider.holdIfAsked(revocations: true)
+            provider.revoke(token: token, client: client)
+            return Answer.ok.response
         }
-        await provider.holdIfAsked(revocations: true)
-        provider.revoke(token: token, client: client)
-        return Response(status: .ok)
     }
 }
 
 extension Provider {
     /// The `rate_limit` setting: nil when this request may go on (and it is counted), else a 429.
-    func rateLimitAnswer() -> Response? {
+    func admit() -> Answer? {
         let now = Self.milliseconds()
-        let retry: Bool = state.withLock { state in
+        return state.withLock { state in
             let limit = state.settings.rateLimit
             if limit > 0 {
                 let windowStart = now - 1000
                 let recent = state.requestTimes.reversed().prefix { $0 > windowStart }.count
                 if recent >= limit {
                     state.statistics.rateLimited += 1
-                    return true
+                    return .tooManyRequests
                 }
             }
             state.requestTimes.append(now)
-            return false
+            return nil
         }
-        guard retry else { return nil }
-        var response = Response.text("Too Many Requests", status: .tooManyRequests)
-        response.headers[HTTPField.Name("Retry-After")!] = "1"
-        return response
     }
 
     /// The most requests accepted in any one-second window (sliding), from `requestTimes`.
@@ -109,14 +104,5 @@ extension Provider {
     /// The client a device or revocation request authenticates as (see `authenticate(_:state:at:)`).
     func authenticate(_ parameters: TokenParameters) -> String? {
         state.withLock { Self.authenticate(parameters, state: $0, at: Self.now()) }
-    }
-}
-
-extension Response {
-    /// RFC 6749 §5.2's answer to a client that failed to authenticate.
-    static var invalidClient: Response {
-        Response.json(
-            ["error": .string("invalid_client"), "error_description": .string("Client authentication failed")],
-            status: .unauthorized)
     }
 }

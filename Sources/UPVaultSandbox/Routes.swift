@@ -58,24 +58,13 @@ public func buildRouter(provider: Provider, adminToken: String) -> Router<Sandbo
         return Response(status: .found, headers: [.location: location])
     }
 
+    // Without faults or a hold, `InlineEndpoints` answers token POSTs before they reach the router.
     let tokenHandler: @Sendable (Request, SandboxContext) async throws -> Response = { request, context in
         if let fault = try await injectFault(provider: provider, context: context, tokenEndpoint: true) { return fault }
-        if let limited = provider.rateLimitAnswer() { return limited }
+        if let limited = provider.admit() { return limited.response }
         let parameters = try await TokenParameters.read(from: request)
         if parameters.grantType == "refresh_token" { await provider.holdIfAsked() }
-        switch provider.token(parameters) {
-        case .tokens(let access, let refresh, let expiresIn):
-            // Jawbone's token JSON: no scope member.
-            var body: [String: JSON] = [
-                "access_token": .string(access), "token_type": .string("Bearer"), "expires_in": .number(expiresIn),
-            ]
-            if let refresh { body["refresh_token"] = .string(refresh) }
-            return Response.json(.object(body), status: .ok)
-        case .error(let code, let description, let status):
-            return Response.json(
-                ["error": .string(code), "error_description": .string(description)],
-                status: HTTPResponse.Status(code: status))
-        }
+        return provider.tokenAnswer(parameters).response
     }
     router.get(RouterPath(stringLiteral: Paths.token), use: tokenHandler)
     router.post(RouterPath(stringLiteral: Paths.token), use: tokenHandler)
@@ -204,12 +193,18 @@ extension TokenParameters {
     /// The parameters of a request to the token, device or revocation endpoint: the query, the form
     /// body of a POST (which wins), and HTTP Basic client credentials.
     static func read(from request: Request) async throws -> TokenParameters {
-        var parameters = try decodeForm(request.uri.query ?? "")
-        if request.method == .post {
-            let body = try await request.body.collect(upTo: 64 * 1024)
-            parameters = try decodeForm(String(buffer: body)).merged(with: parameters)
-        }
-        if let basic = request.headers[.authorization], let (id, secret) = decodeBasic(basic) {
+        let body = request.method == .post ? try await request.body.collect(upTo: bodyLimit) : nil
+        return read(query: request.uri.query, body: body, authorization: request.headers[.authorization])
+    }
+
+    /// The most a token, device or revocation request's form body may hold.
+    static let bodyLimit = 64 * 1024
+
+    /// The parameters from a request's query, its form body (which wins) and its `Authorization` header.
+    static func read(query: String?, body: ByteBuffer?, authorization: String?) -> TokenParameters {
+        var parameters = decodeForm(query ?? "")
+        if let body { parameters = decodeForm(String(buffer: body)).merged(with: parameters) }
+        if let authorization, let (id, secret) = decodeBasic(authorization) {
             parameters.clientID = parameters.clientID ?? id
             parameters.clientSecret = parameters.clientSecret ?? secret
         }
@@ -220,7 +215,7 @@ extension TokenParameters {
     /// bulk run comes through here, and the Codable form decoder was a large share of the sandbox's
     /// cost per request (the sandbox shares the machine with the client it measures). The first
     /// occurrence of a field counts; a field without `=` has an empty value.
-    static func decodeForm(_ text: String) throws -> TokenParameters {
+    static func decodeForm(_ text: String) -> TokenParameters {
         var parameters = TokenParameters()
         for pair in text.utf8.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
             let equals = pair.firstIndex(of: UInt8(ascii: "=")) ?? pair.endIndex

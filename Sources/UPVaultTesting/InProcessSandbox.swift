@@ -24,7 +24,7 @@ package struct InProcessSandbox: Sendable {
             client: Provider.Client(id: "sandbox-client", secrets: [Provider.ClientSecret(value: secret)]),
             settings: settings, faults: faults)
         let app = Application(
-            router: buildRouter(provider: provider, adminToken: AdminToken.generate()),
+            router: buildRouter(provider: provider, adminToken: AdminToken.generate()), server: .sandbox(provider),
             configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)))
         return try await app.test(.live) { client in
             guard let port = client.port else { throw HarnessError.commandFailed("sandbox", "no port") }

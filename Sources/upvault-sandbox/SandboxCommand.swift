@@ -131,7 +131,8 @@ struct Serve: AsyncParsableCommand {
         let tokenFile = adminTokenFile
         let environment = Vault.processEnvironment()
         let app = Application(
-            router: buildRouter(provider: provider, adminToken: adminToken), configuration: configuration,
+            router: buildRouter(provider: provider, adminToken: adminToken), server: .sandbox(provider),
+            configuration: configuration,
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
                 if let path = tokenFile ?? AdminToken.defaultPath(port: port, environment: environment) {
