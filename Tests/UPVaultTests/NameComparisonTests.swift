@@ -29,6 +29,21 @@ import UPVaultTesting
         try vault.commit(records, arena: arena)
     }
 
+    @Test func namesAreTheSameOnlyByteForByte() {
+        #expect(EntryName.same("up/user1", "up/user1"))
+        #expect(EntryName.same("", ""))
+        #expect(!EntryName.same("up/user1", "up/user10"))
+        #expect(!EntryName.same("up/user10", "up/user1"))
+        #expect(!EntryName.same("up/user1", "up/user2"))
+        #expect(!EntryName.same(Self.composed, Self.decomposed))
+        // A name sliced out of a longer text and one built whole: the same bytes, the same name.
+        let text = "grant up/user1 fresh"
+        let sliced = String(text.split(separator: " ")[1])
+        #expect(EntryKey(.grant, sliced) == EntryKey(.grant, "up/user1"))
+        #expect(EntryKey(.grant, sliced).hashValue == EntryKey(.grant, "up/user1").hashValue)
+        #expect(EntryKey(.grant, "up/user1") != EntryKey(.secret, "up/user1"))
+    }
+
     @Test func canonicallyEquivalentNamesAreTwoEntries() throws {
         #expect(Self.composed == Self.decomposed, "Swift's String equality is canonical equivalence")
         #expect(EntryKey(.secret, Self.composed) != EntryKey(.secret, Self.decomposed))

@@ -37,7 +37,7 @@ public struct EntryKey: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "\(kind)/\(name)" }
 
     public static func == (lhs: EntryKey, rhs: EntryKey) -> Bool {
-        lhs.kind == rhs.kind && lhs.name.utf8.elementsEqual(rhs.name.utf8)
+        lhs.kind == rhs.kind && EntryName.same(lhs.name, rhs.name)
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -54,8 +54,15 @@ extension EntryName {
         lhs.utf8.lexicographicallyPrecedes(rhs.utf8)
     }
 
-    /// Whether two names are the same name: the same UTF-8 bytes.
+    /// Whether two names are the same name: the same UTF-8 bytes. Compared in place when both strings
+    /// hold their bytes contiguously (native ones do: every key of an index lookup), else byte by byte.
     public static func same(_ lhs: String, _ rhs: String) -> Bool {
-        lhs.utf8.elementsEqual(rhs.utf8)
+        let contiguous = lhs.utf8.withContiguousStorageIfAvailable { left in
+            rhs.utf8.withContiguousStorageIfAvailable { right in
+                left.count == right.count && left.elementsEqual(right)
+            }
+        }
+        if let contiguous, let equal = contiguous { return equal }
+        return lhs.utf8.elementsEqual(rhs.utf8)
     }
 }

@@ -13,41 +13,43 @@ extension Vault {
     public func write(_ body: (inout VaultTransaction) throws -> Void) throws {
         var transaction = VaultTransaction()
         try body(&transaction)
-        try commit(transaction.records, arena: transaction.arena)
+        try commit(transaction.records, arena: transaction.arena, reportingVersions: false)
     }
 
+    /// Writes `records` as one batch under the exclusive lock and returns the version each put gave its
+    /// entry (an empty map without `reportingVersions`: a bulk import has no use for a million of them).
     @discardableResult
-    func commit(_ records: [PendingRecord], arena: SecureArena) throws(VaultError) -> [EntryKey: EntryVersion] {
+    func commit(
+        _ records: [PendingRecord], arena: SecureArena, reportingVersions: Bool = true
+    ) throws(VaultError) -> [EntryKey: EntryVersion] {
         try withLockedState(exclusive: true) { (state) throws(VaultError) -> [EntryKey: EntryVersion] in
             try Self.checkConditions(records, state: state)
-            var existing = Set<EntryKey>()
-            let effective = records.filter { record in
-                switch record.operation {
-                case .put:
-                    existing.insert(record.key)
-                    return true
-                case .delete:
-                    let present = existing.contains(record.key) || state.index[record.key] != nil
-                    existing.remove(record.key)
-                    return present
+            // A delete of an entry that is neither in the vault nor put earlier in the batch writes nothing.
+            var effective = records
+            if records.contains(where: { $0.operation == .delete }) {
+                var existing = Set<EntryKey>()
+                effective = records.filter { record in
+                    switch record.operation {
+                    case .put:
+                        existing.insert(record.key)
+                        return true
+                    case .delete:
+                        let present = existing.contains(record.key) || state.index[record.key] != nil
+                        existing.remove(record.key)
+                        return present
+                    }
                 }
             }
             guard !effective.isEmpty else { return [:] }
             try append(effective, arena: arena, to: &state)
+            moveAnchor(to: state)
+            compactIfDue(&state)
+            guard reportingVersions else { return [:] }
+            // After a compaction, too: it gives every entry a new version, and the one it has now counts.
             var versions: [EntryKey: EntryVersion] = [:]
             for record in effective where record.operation == .put {
                 if let location = state.index[record.key] {
                     versions[record.key] = EntryVersion(generation: state.header.generation, record: location.index)
-                }
-            }
-            moveAnchor(to: state)
-            compactIfDue(&state)
-            // A compaction gives every entry a new version: report the one it has now.
-            if compactionDeferrals.load(ordering: .relaxed) == 0 {
-                for key in versions.keys {
-                    if let location = state.index[key] {
-                        versions[key] = EntryVersion(generation: state.header.generation, record: location.index)
-                    }
                 }
             }
             return versions

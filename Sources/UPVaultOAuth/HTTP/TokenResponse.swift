@@ -49,9 +49,13 @@ struct TokenResponse: Sendable {
 
     static func checkToken(_ token: String, field: String, status: Int) throws(OAuthError) {
         guard !token.isEmpty, token.utf8.count <= maximumTokenLength,
-            token.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
+            token.utf8.withContiguousStorageIfAvailable({ $0.allSatisfy(isTokenByte) })
+                ?? token.utf8.allSatisfy(isTokenByte)
         else { throw .unexpectedResponse(httpStatus: status, reason: "malformed \(field)") }
     }
+
+    /// Visible ASCII, no space: what a token may hold.
+    private static func isTokenByte(_ byte: UInt8) -> Bool { byte > 0x20 && byte < 0x7F }
 }
 
 struct TokenJSON: Decodable, Equatable {
