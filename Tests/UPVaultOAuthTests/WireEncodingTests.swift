@@ -29,7 +29,7 @@ import UPVaultTesting
     }
 
     /// What the client encodes, the sandbox decodes to the same text, for fixed and random values.
-    @Test func theSandboxDecodesWhatTheClientEncodes() throws {
+    @Test func theSandboxDecodesWhatTheClientEncodes() {
         var generator = SeededGenerator(seed: 11)
         var values = Self.samples
         for _ in 0..<500 {
@@ -41,22 +41,22 @@ import UPVaultTesting
         }
         for value in values {
             let form = FormEncoding.encode([("refresh_token", value), ("client_secret", value)])
-            let decoded = try TokenParameters.decodeForm(form)
+            let decoded = TokenParameters.decodeForm(form)
             #expect(decoded.refreshToken == value, "\(value.debugDescription)")
             #expect(decoded.clientSecret == value)
         }
     }
 
-    @Test func theSandboxReadsAFormAsSentByHand() throws {
-        let parameters = try TokenParameters.decodeForm(
+    @Test func theSandboxReadsAFormAsSentByHand() {
+        let parameters = TokenParameters.decodeForm(
             "grant_type=refresh_token&refresh_token=a+b%2Bc%3d&code=%E2%9C%93")
         #expect(parameters.grantType == "refresh_token")
         #expect(parameters.refreshToken == "a b+c=")
         #expect(parameters.code == "✓")
         // A broken escape ends the value where it breaks (no crash, no guessing).
-        #expect(try TokenParameters.decodeForm("code=ab%2").code == "ab")
-        #expect(try TokenParameters.decodeForm("code=ab%zz").code == "ab")
-        #expect(try TokenParameters.decodeForm("code=ab%+1").code == "ab")
+        #expect(TokenParameters.decodeForm("code=ab%2").code == "ab")
+        #expect(TokenParameters.decodeForm("code=ab%zz").code == "ab")
+        #expect(TokenParameters.decodeForm("code=ab%+1").code == "ab")
     }
 
     /// The sandbox's JSON reads back as the text it was given, whichever path quoted it.
