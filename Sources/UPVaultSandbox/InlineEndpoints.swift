@@ -65,7 +65,7 @@ final class InlineEndpoints: ChannelDuplexHandler, RemovableChannelHandler {
                 state = .passing
             }
         case (.reading(let endpoint, let head, var body), .body(let chunk)):
-            state = .idle  // the buffer's only reference: appended to in place
+            state = .idle  // the state lets go of the buffer before it grows
             guard body.readableBytes + chunk.readableBytes <= TokenParameters.bodyLimit else {
                 // Over the limit: the router refuses it as it would any.
                 pass(head, body: body, context: context)
