@@ -35,7 +35,7 @@ extension PostgresVault {
         let header = try RowHeader.decode(bytes)
         return VaultSummary(
             path: location.description, format: "UPVR1", formatVersion: UInt16(PostgresSchema.formatVersion),
-            vaultID: RowHex.all(header.vaultID), generation: header.generation, createdAt: header.createdAt,
+            vaultID: Hex.lowercase(header.vaultID), generation: header.generation, createdAt: header.createdAt,
             kdf: header.passphraseKDF, hasRecoveryKey: header.hasRecoveryKey, fileSize: Int(size))
     }
 }

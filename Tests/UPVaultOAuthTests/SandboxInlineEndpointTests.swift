@@ -4,8 +4,10 @@ import NIOEmbedded
 import NIOHTTPTypes
 import Synchronization
 import Testing
+import UPVault
 import UPVaultTesting
 
+@testable import UPVaultOAuth
 @testable import UPVaultSandbox
 
 /// The sandbox answers token and revocation POSTs on the event loop (`InlineEndpoints`) and passes every
@@ -119,6 +121,56 @@ import UPVaultTesting
         #expect(head.status.code == routed.status && head.status.code == 401)
         #expect(body == routed.body)
         #expect(head.headerFields[.contentType] == routed.contentType)
+    }
+
+    /// Over real connections: the same request answered inline (a POST of the form) and by the router (a
+    /// GET with the form as its query, which the inline path never takes) gets the same status, type and
+    /// body, and both reach the provider.
+    @Test func overTheWireTheInlinePathAndTheRouterAnswerAlike() async throws {
+        try await InProcessSandbox.run { sandbox in
+            let transport = AsyncHTTPTransport(connectionsPerHost: 1, logger: Vault.silentLogger)
+            func both(_ form: String) async throws -> (HTTPResult, HTTPResult) {
+                let inline = try await transport.send(
+                    HTTPExchange(
+                        method: "POST", url: sandbox.url + Paths.token,
+                        headers: [("Content-Type", "application/x-www-form-urlencoded")], body: Array(form.utf8)))
+                let routed = try await transport.send(
+                    HTTPExchange(method: "GET", url: sandbox.url + Paths.token + "?" + form))
+                return (inline, routed)
+            }
+            let refused = "grant_type=refresh_token&client_id=sandbox-client&client_secret=wrong&refresh_token=x"
+            let (inline, routed) = try await both(refused)
+            #expect(inline.status == 401 && routed.status == 401)
+            #expect(inline.body == routed.body)
+            #expect(inline.header("Content-Type") == routed.header("Content-Type"))
+            #expect(inline.header("Content-Length") == String(inline.body.count))
+
+            let grants = sandbox.provider.seed(count: 2)
+            let form = { (grant: Provider.GrantRecord) in
+                "grant_type=refresh_token&client_id=sandbox-client&client_secret=\(sandbox.clientSecret)"
+                    + "&refresh_token=\(grant.refreshToken)"
+            }
+            let fresh = try await transport.send(
+                HTTPExchange(
+                    method: "POST", url: sandbox.url + Paths.token,
+                    headers: [("Content-Type", "application/x-www-form-urlencoded")], body: Array(form(grants[0]).utf8))
+            )
+            let viaRouter = try await transport.send(
+                HTTPExchange(method: "GET", url: sandbox.url + Paths.token + "?" + form(grants[1])))
+            let keys = { (result: HTTPResult) in
+                Set(
+                    String(decoding: result.body, as: UTF8.self).split(separator: ",").map {
+                        String($0.split(separator: ":")[0].filter { $0 != "{" && $0 != "\"" })
+                    })
+            }
+            #expect(fresh.status == 200 && viaRouter.status == 200)
+            #expect(keys(fresh) == keys(viaRouter))
+            #expect(keys(fresh) == ["access_token", "expires_in", "refresh_token", "token_type"])
+            #expect(fresh.header("Content-Type") == viaRouter.header("Content-Type"))
+            #expect(sandbox.provider.statistics.refreshesSucceeded == 2)
+            #expect(sandbox.provider.statistics.invalidClient == 2)
+            await transport.shutdown()
+        }
     }
 
     @Test func aRevocationIsAnsweredOnTheEventLoop() throws {

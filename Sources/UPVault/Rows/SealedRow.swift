@@ -129,7 +129,5 @@ package struct SealedRow: Sendable, Equatable {
 /// How rows are named in messages: the first 8 bytes of the name hash in hex, what a database
 /// administrator can search for (`WHERE name_hash LIKE '\x....%'`), revealing nothing more than the row does.
 package enum RowHex {
-    package static func prefix(_ bytes: [UInt8]) -> String { all(Array(bytes.prefix(8))) }
-
-    package static func all(_ bytes: [UInt8]) -> String { Hex.lowercase(bytes) }
+    package static func prefix(_ bytes: [UInt8]) -> String { Hex.lowercase(bytes.prefix(8)) }
 }
